@@ -1,0 +1,3 @@
+from vlkit.cli import entry_point
+
+entry_point()

@@ -1,0 +1,78 @@
+"""The ``vlkit`` command line (also ``python -m vlkit``).
+
+Each subcommand lives in the module that owns the feature and exposes ``add_arguments(parser)`` and
+``main(args) -> int``; this file only wires them together, importing a module when its command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help). Modules are imported lazily so `vlkit --help` stays fast.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("vlkit.cli", "list registered models (with model types), processors, builders, tasks, runners"),
+}
+
+LIST_KINDS = ("models", "processors", "builders", "tasks", "runners", "lr_schedulers")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``vlkit list``."""
+    parser.add_argument("kind", choices=LIST_KINDS, help="what to list")
+
+
+def main(args: argparse.Namespace) -> int:
+    """``vlkit list KIND``: print registered names, one per line (models with their types)."""
+    from vlkit.common.registry import registry
+
+    kind = args.kind[:-1]  # "models" -> "model"
+    reg = registry.of(kind)
+    for name in reg.names():
+        if kind == "model":
+            types = sorted(getattr(reg.get(name), "PRETRAINED_MODEL_CONFIG_DICT", {}))
+            print(f"{name}: {', '.join(types)}" if types else name)
+        else:
+            print(name)
+    return 0
+
+
+def register_subcommand(name: str, module: str, help_text: str) -> None:
+    """Add a subcommand implemented by ``module`` (which defines ``add_arguments`` and ``main``)."""
+    SUBCOMMANDS[name] = (module, help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vlkit", description="vlkit: BLIP vision-language models.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(sp)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; returns the exit code."""
+    from vlkit.common.config import ConfigError
+    from vlkit.common.registry import RegistryKeyError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(importlib.import_module(args._module).main(args) or 0)
+    except (ConfigError, RegistryKeyError, FileNotFoundError) as err:
+        print(f"vlkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def entry_point() -> None:
+    """Console-script entry."""
+    sys.exit(run())
