@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.capfilt.conftest import fake_caption_fn, fake_match_fn, fake_transform
+from vlkit.capfilt.config import CapFiltConfig, DecodingConfig, ModelRef, WebDataConfig, load_capfilt_config
+from vlkit.capfilt.job import CapFiltJob
+from vlkit.common.config import ConfigError
+
+
+def make_cfg(web: dict[str, Path], out: Path, fmt: str = "json", **kw: object) -> CapFiltConfig:
+    data = WebDataConfig(
+        format=fmt,
+        annotations=str(web["annotations"]),
+        images_root=str(web["root"]),
+        shards=str(web["shards"]),
+        noise_labels=str(web["noise"]),
+        human_annotations=str(web["human"]),
+        human_images_root=str(web["root"]),
+    )
+    base = dict(
+        captioner=ModelRef("fake", "fake"),
+        filter=ModelRef("fake", "fake"),
+        data=data,
+        decoding=DecodingConfig(),
+        num_captions=2,
+        batch_size=5,
+        shard_size=7,
+        output_dir=str(out),
+        progress="off",
+    )
+    base.update(kw)
+    return CapFiltConfig(**base)
+
+
+def run_job(cfg: CapFiltConfig) -> dict:
+    return CapFiltJob(cfg, fake_caption_fn, fake_match_fn, fake_transform).run()
+
+
+def test_filters_noise_and_reports(web_data: dict[str, Path], tmp_path: Path) -> None:
+    report = run_job(make_cfg(web_data, tmp_path / "out"))
+    counts = report["counts"]
+    assert counts["images"] == 24 and counts["images_skipped"] == 0
+    assert counts["web_kept"] == 16 and counts["web_removed"] == 8  # exactly the 8 noisy captions go
+    assert counts["synthetic_kept"] + counts["synthetic_removed"] == 48
+    assert 0 < counts["synthetic_removed"] < 48  # the fake captioner is wrong ~13% of the time
+    nf = report["noise_filter"]
+    assert nf["precision"] == 1.0 and nf["recall"] == 1.0 and nf["noisy_web_texts"] == 8
+    pairs = json.loads((tmp_path / "out" / "bootstrapped.json").read_text())
+    assert [p["source"] for p in pairs[:2]] == ["human", "human"]
+    assert report["pairs"]["web"] == 16
+    assert len(pairs) == 2 + 16 + counts["synthetic_kept"]
+    assert all(Path(p["image"]).is_file() for p in pairs)
+    assert not any(p["caption"] == "my favourite photo" for p in pairs)
+    examples = json.loads((tmp_path / "out" / "examples.json").read_text())
+    assert examples[0]["texts"][0]["source"] == "web" and len(examples[0]["texts"]) == 3
+
+
+def test_same_seed_same_output_different_seed_differs(web_data: dict[str, Path], tmp_path: Path) -> None:
+    run_job(make_cfg(web_data, tmp_path / "a"))
+    run_job(make_cfg(web_data, tmp_path / "b", batch_size=3))  # batch size does not change results
+    run_job(make_cfg(web_data, tmp_path / "c", seed=1))
+    a, b, c = ((tmp_path / d / "bootstrapped.json").read_bytes() for d in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_webdataset_input_and_output(web_data: dict[str, Path], tmp_path: Path) -> None:
+    import tarfile
+
+    report = run_job(
+        make_cfg(web_data, tmp_path / "out", fmt="wds", output_formats=["json", "wds"], output_shard_size=10)
+    )
+    assert report["counts"]["web_kept"] == 16
+    tars = [tmp_path / "out" / t for t in report["outputs"]["wds"]]
+    n_pairs = report["pairs"]["web"] + report["pairs"]["synthetic"]
+    assert len(tars) == -(-n_pairs // 10)
+    names = [m for t in tars for m in tarfile.open(t).getnames()]
+    assert sum(n.endswith(".txt") for n in names) == n_pairs
+    pairs = json.loads((tmp_path / "out" / "bootstrapped.json").read_text())
+    assert all(Path(p["image"]).is_file() for p in pairs)
+
+
+def test_bad_images_are_counted_or_raise(web_data: dict[str, Path], tmp_path: Path) -> None:
+    (web_data["root"] / "images" / "img005.jpg").write_bytes(b"not a jpeg")
+    (web_data["root"] / "images" / "img006.jpg").unlink()
+    report = run_job(make_cfg(web_data, tmp_path / "skip"))
+    assert report["counts"]["images_skipped"] == 2 and report["counts"]["images"] == 22
+    with pytest.raises(ValueError, match="img005.jpg"):
+        run_job(make_cfg(web_data, tmp_path / "err", on_bad_sample="error"))
+
+
+def test_changed_settings_refuse_stale_work_dir(web_data: dict[str, Path], tmp_path: Path) -> None:
+    run_job(make_cfg(web_data, tmp_path / "out"))
+    with pytest.raises(RuntimeError, match="different settings"):
+        run_job(make_cfg(web_data, tmp_path / "out", itm_threshold=0.95))
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from tests.capfilt.conftest import fake_caption_fn, fake_match_fn, fake_transform
+from tests.capfilt.test_job import make_cfg
+from vlkit.capfilt.job import CapFiltJob
+from pathlib import Path
+import json
+web = {{k: Path(v) for k, v in json.loads({web!r}).items()}}
+calls = 0
+def dying_match(images, texts):
+    global calls
+    calls += 1
+    if calls == {kill_at}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fake_match_fn(images, texts)
+CapFiltJob(make_cfg(web, Path({out!r})), fake_caption_fn, dying_match, fake_transform).run()
+"""
+
+
+def test_sigkill_and_resume_is_byte_identical(web_data: dict[str, Path], tmp_path: Path) -> None:
+    repo = str(Path(__file__).resolve().parents[2])
+    run_job(make_cfg(web_data, tmp_path / "ref"))
+    web = json.dumps({k: str(v) for k, v in web_data.items()})
+    script = tmp_path / "kill.py"
+    script.write_text(textwrap.dedent(KILL_SCRIPT.format(repo=repo, web=web, kill_at=5, out=str(tmp_path / "resumed"))))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env={**os.environ})
+    assert proc.returncode == -9, proc.stderr
+    done = sorted(p.name for p in (tmp_path / "resumed" / "work").glob("*.json"))
+    assert 0 < len(done) < 4  # killed part-way: some shards finished, not all
+    assert not (tmp_path / "resumed" / "bootstrapped.json").exists()
+    run_job(make_cfg(web_data, tmp_path / "resumed"))
+    for name in ("bootstrapped.json", "report.json", "examples.json"):
+        assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
+
+
+def test_config_validation(tmp_path: Path) -> None:
+    good = """
+capfilt:
+  captioner: {arch: blip_caption, model_type: tiny}
+  filter: {arch: blip_image_text_matching, model_type: tiny}
+  data: {format: json, annotations: web.json}
+"""
+    path = tmp_path / "c.yaml"
+    path.write_text(good)
+    cfg = load_capfilt_config(path, ["capfilt.num_captions=3"])
+    assert cfg.num_captions == 3 and cfg.decoding.top_p == 0.9 and cfg.filter.arch == "blip_image_text_matching"
+    path.write_text(good + "  itm_treshold: 0.3\n")
+    with pytest.raises(ConfigError, match=r"capfilt\.itm_treshold.*Did you mean 'itm_threshold'"):
+        load_capfilt_config(path)
+    path.write_text(good.replace("format: json", "format: csv"))
+    with pytest.raises(ConfigError, match="json' or 'wds"):
+        load_capfilt_config(path)

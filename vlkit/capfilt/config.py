@@ -1,0 +1,125 @@
+"""Typed configuration of a CapFilt job (the ``capfilt:`` section of its YAML)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from vlkit.common.config import ConfigError, _load_yaml, parse_options, to_dataclass, validate_section
+from vlkit.common.paths import resolve_config_path
+
+
+@dataclass
+class ModelRef:
+    """A model to load: a registered name and type, optionally with a checkpoint (path, URL or HF dir)."""
+
+    arch: str = "???"
+    model_type: str = "???"
+    checkpoint: str | None = None
+
+
+@dataclass
+class DecodingConfig:
+    """How the captioner writes synthetic captions. The paper's choice is nucleus sampling with top-p 0.9."""
+
+    use_nucleus_sampling: bool = True
+    top_p: float = 0.9
+    num_beams: int = 1
+    max_length: int = 30
+    min_length: int = 5
+    repetition_penalty: float = 1.0
+
+
+@dataclass
+class WebDataConfig:
+    """The web dataset to bootstrap.
+
+    ``format: json`` reads ``annotations`` (a ``[{image, caption}]`` list, images under ``images_root``);
+    ``format: wds`` reads webdataset tar ``shards`` (a glob or brace pattern; members ``jpg`` + ``txt``).
+    """
+
+    format: str = "json"
+    annotations: str | None = None
+    images_root: str | None = None
+    shards: str | None = None
+    noise_labels: str | None = None
+    human_annotations: str | None = None
+    human_images_root: str | None = None
+
+
+@dataclass
+class CapFiltConfig:
+    """All settings of a CapFilt job."""
+
+    captioner: ModelRef = field(default_factory=ModelRef)
+    filter: ModelRef = field(default_factory=ModelRef)
+    data: WebDataConfig = field(default_factory=WebDataConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    num_captions: int = 1
+    itm_threshold: float = 0.5
+    filter_web_texts: bool = True
+    filter_synthetic_texts: bool = True
+    image_size: int = 0  # 0 = the filter model's own image size
+    batch_size: int = 32
+    shard_size: int = 256  # items per work shard for json inputs (a wds tar is one shard)
+    output_dir: str = "output/capfilt"
+    output_formats: list[str] = field(default_factory=lambda: ["json"])
+    output_shard_size: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    on_bad_sample: str = "skip"
+    progress: str = "auto"
+    examples_in_report: int = 8
+
+
+def load_capfilt_config(path: str | Path, options: Sequence[str] | None = None) -> CapFiltConfig:
+    """Load and validate a CapFilt YAML (top-level ``capfilt:`` and optional ``custom_imports:``).
+
+    Raises:
+        ConfigError: for unknown keys or wrong types, naming the key path and the file.
+    """
+    from vlkit.common.plugins import import_custom_modules
+
+    resolved = resolve_config_path(path)
+    raw = _load_yaml(resolved)
+    for key in raw:
+        if key not in ("capfilt", "custom_imports"):
+            raise ConfigError(
+                f"{resolved}: unknown top-level key '{key}'. Valid top-level keys: capfilt, custom_imports."
+            )
+    raw = OmegaConf.merge(raw, parse_options(options))
+    if "custom_imports" in raw:
+        import_custom_modules(list(raw.custom_imports), source=str(resolved))
+    source = f"{resolved} (with --options)" if options else str(resolved)
+    node = validate_section(raw.get("capfilt"), CapFiltConfig, "capfilt", source)
+    return capfilt_config_from_node(node, source)
+
+
+def capfilt_config_from_node(node: object, source: str) -> CapFiltConfig:
+    """Turn a validated node into the nested dataclasses and check cross-field rules."""
+    cfg = to_dataclass(node, CapFiltConfig)
+    cfg.captioner = ModelRef(**cfg.captioner) if isinstance(cfg.captioner, dict) else cfg.captioner
+    cfg.filter = ModelRef(**cfg.filter) if isinstance(cfg.filter, dict) else cfg.filter
+    cfg.data = WebDataConfig(**cfg.data) if isinstance(cfg.data, dict) else cfg.data
+    cfg.decoding = DecodingConfig(**cfg.decoding) if isinstance(cfg.decoding, dict) else cfg.decoding
+    if cfg.data.format not in ("json", "wds"):
+        raise ConfigError(f"{source}: capfilt.data.format must be 'json' or 'wds', got {cfg.data.format!r}.")
+    if cfg.data.format == "json" and not cfg.data.annotations:
+        raise ConfigError(f"{source}: capfilt.data.annotations must name the web json list when format is json.")
+    if cfg.data.format == "wds" and not cfg.data.shards:
+        raise ConfigError(f"{source}: capfilt.data.shards must name the webdataset tar files when format is wds.")
+    bad = sorted(set(cfg.output_formats) - {"json", "wds"})
+    if bad or not cfg.output_formats:
+        raise ConfigError(f"{source}: capfilt.output_formats must be a non-empty subset of [json, wds], got {bad}.")
+    if not 0.0 <= cfg.itm_threshold <= 1.0:
+        raise ConfigError(f"{source}: capfilt.itm_threshold must be a probability in [0, 1].")
+    if cfg.on_bad_sample not in ("error", "skip"):
+        raise ConfigError(f"{source}: capfilt.on_bad_sample must be 'error' or 'skip'.")
+    for ref_name in ("captioner", "filter"):
+        ref = getattr(cfg, ref_name)
+        if ref.arch == "???" or ref.model_type == "???":
+            raise ConfigError(f"{source}: capfilt.{ref_name}.arch and capfilt.{ref_name}.model_type are required.")
+    return cfg

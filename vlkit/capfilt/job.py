@@ -1,0 +1,202 @@
+"""The CapFilt job: caption every web image, filter web and synthetic texts with ITM, write the result.
+
+Determinism and resume: each shard is processed with its own seed (``seed``, shard index), in a fixed
+batch order, and its result is written atomically as one json file. A killed job re-run with the same
+config skips finished shards, so the merged output is byte-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vlkit.capfilt.config import CapFiltConfig
+from vlkit.capfilt.outputs import merge_shard_results
+from vlkit.capfilt.sources import WebItem, WebShard, iter_shard, list_shards, open_item_image
+from vlkit.common import dist
+
+logger = logging.getLogger(__name__)
+
+# captioner(images [B,3,H,W], num_captions) -> B lists of captions; filter(images [N,3,H,W], texts) -> match probs [N]
+CaptionFn = Callable[[torch.Tensor, int], list[list[str]]]
+MatchFn = Callable[[torch.Tensor, list[str]], torch.Tensor]
+TransformFn = Callable[[Any], torch.Tensor]
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6f}")
+
+
+class CapFiltJob:
+    """Runs CapFilt over the shards assigned to this rank and merges the results on rank 0.
+
+    Args:
+        cfg: The job's settings.
+        caption_fn: Writes synthetic captions for a batch of images.
+        match_fn: ITM match probability of (image, text) pairs.
+        transform: Turns a PIL image into the model input tensor.
+    """
+
+    def __init__(self, cfg: CapFiltConfig, caption_fn: CaptionFn, match_fn: MatchFn, transform: TransformFn) -> None:
+        self.cfg = cfg
+        self.caption_fn = caption_fn
+        self.match_fn = match_fn
+        self.transform = transform
+        self.out_dir = Path(cfg.output_dir)
+        self.work_dir = self.out_dir / "work"
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+    def config_fingerprint(self) -> str:
+        """Hash of everything that changes the output; a work dir made under another config is refused."""
+        keys = asdict(self.cfg)
+        for k in ("output_dir", "progress", "batch_size", "device", "output_shard_size", "examples_in_report"):
+            keys.pop(k, None)
+        return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _check_work_dir(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        stamp = self.work_dir / "FINGERPRINT"
+        fp = self.config_fingerprint()
+        if stamp.exists() and stamp.read_text().strip() != fp:
+            raise RuntimeError(
+                f"{self.work_dir} holds partial results of a CapFilt run with different settings. "
+                f"Use another capfilt.output_dir, or delete {self.work_dir} to start over."
+            )
+        if dist.is_main_process():
+            _atomic_write_text(stamp, fp)
+        dist.barrier()
+
+    def shard_result_path(self, shard: WebShard) -> Path:
+        return self.work_dir / f"{shard.index:06d}-{shard.name}.json"
+
+    # -- work ------------------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Process this rank's unfinished shards, then (rank 0) merge everything. Returns the report."""
+        self._check_work_dir()
+        shards = list_shards(self.cfg.data, self.cfg.shard_size)
+        rank, world = dist.get_rank(), dist.get_world_size()
+        mine = [s for s in shards if s.index % world == rank]
+        todo = [s for s in mine if not self.shard_result_path(s).exists()]
+        if len(todo) < len(mine):
+            logger.info("capfilt: %d of %d shards already done, resuming", len(mine) - len(todo), len(mine))
+        progress = _progress(self.cfg.progress, total=len(todo), desc=f"capfilt rank {rank}")
+        for shard in todo:
+            start = time.perf_counter()
+            result = self.process_shard(shard)
+            _atomic_write_text(self.shard_result_path(shard), json.dumps(result, sort_keys=True, ensure_ascii=False))
+            n = len(result["items"]) + result["skipped"]
+            rate = n / max(time.perf_counter() - start, 1e-9)
+            if progress is not None:
+                progress.set_postfix(images_per_s=f"{rate:.1f}")
+                progress.update(1)
+            else:
+                logger.info("capfilt: shard %s done (%d images, %.1f images/s)", shard.name, n, rate)
+        if progress is not None:
+            progress.close()
+        dist.barrier()
+        report: dict[str, Any] = {}
+        if dist.is_main_process():
+            results = [json.loads(self.shard_result_path(s).read_text(encoding="utf-8")) for s in shards]
+            report = merge_shard_results(self.cfg, results, self.out_dir)
+        dist.barrier()
+        return dist.broadcast_object(report)
+
+    @torch.no_grad()
+    def process_shard(self, shard: WebShard) -> dict[str, Any]:
+        """Caption and filter one shard; returns its result record."""
+        torch.manual_seed(self.cfg.seed * 1_000_003 + shard.index)
+        items: list[dict[str, Any]] = []
+        skipped: list[dict[str, str]] = []
+        batch: list[tuple[WebItem, torch.Tensor]] = []
+        for item in iter_shard(shard, self.cfg.data):
+            try:
+                batch.append((item, self.transform(open_item_image(item))))
+            except ValueError as err:
+                if self.cfg.on_bad_sample == "error":
+                    raise ValueError(f"capfilt shard {shard.name}: {err}") from err
+                logger.warning("capfilt: skipped %s: %s", item.image_ref, err)
+                skipped.append({"image": item.image_ref, "reason": str(err)})
+                continue
+            if len(batch) == self.cfg.batch_size:
+                items.extend(self._process_batch(batch))
+                batch = []
+        if batch:
+            items.extend(self._process_batch(batch))
+        return {"shard": shard.name, "index": shard.index, "items": items, "skipped": len(skipped), "skips": skipped}
+
+    def _process_batch(self, batch: Sequence[tuple[WebItem, torch.Tensor]]) -> list[dict[str, Any]]:
+        cfg = self.cfg
+        images = torch.stack([t for _, t in batch])
+        synthetic = self.caption_fn(images, cfg.num_captions) if cfg.num_captions > 0 else [[] for _ in batch]
+        web_texts = [(it.caption or "").strip() for it, _ in batch]
+        web_scores = self._score(images, web_texts, cfg.filter_web_texts)
+        flat_syn = [c for caps in synthetic for c in caps]
+        syn_images = images.repeat_interleave(cfg.num_captions, dim=0) if flat_syn else images[:0]
+        syn_scores = self._score(syn_images, flat_syn, cfg.filter_synthetic_texts)
+        out = []
+        for i, (item, _) in enumerate(batch):
+            texts = []
+            web_ok = bool(web_texts[i])  # an empty or undecodable web text can never be kept
+            texts.append(
+                {
+                    "source": "web",
+                    "text": web_texts[i],
+                    "score": _round(web_scores[i]),
+                    "kept": web_ok and (not cfg.filter_web_texts or web_scores[i] >= cfg.itm_threshold),
+                }
+            )
+            for j in range(cfg.num_captions):
+                k = i * cfg.num_captions + j
+                texts.append(
+                    {
+                        "source": "synthetic",
+                        "text": flat_syn[k],
+                        "score": _round(syn_scores[k]),
+                        "kept": bool(flat_syn[k])
+                        and (not cfg.filter_synthetic_texts or syn_scores[k] >= cfg.itm_threshold),
+                    }
+                )
+            out.append({"key": item.key, "image": item.image_ref, "texts": texts})
+        return out
+
+    def _score(self, images: torch.Tensor, texts: list[str], enabled: bool) -> list[float]:
+        if not texts:
+            return []
+        if not enabled:
+            return [1.0] * len(texts)
+        safe = [t if t else "." for t in texts]  # empty texts are rejected above; score something harmless
+        return [float(p) for p in self.match_fn(images, safe).float().cpu()]
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _progress(mode: str, total: int, desc: str) -> Any:
+    import sys
+
+    from tqdm import tqdm
+
+    show = mode == "on" or (mode == "auto" and sys.stderr.isatty())
+    if not show or not dist.is_main_process():
+        return None
+    return tqdm(total=total, desc=desc, unit="shard")
+
+
+def run_capfilt(cfg: CapFiltConfig) -> dict[str, Any]:
+    """Build the captioner and filter the config names, and run the job."""
+    from vlkit.capfilt.models import build_models
+
+    caption_fn, match_fn, transform = build_models(cfg)
+    return CapFiltJob(cfg, caption_fn, match_fn, transform).run()

@@ -1,0 +1,59 @@
+"""Adapters from vlkit models to the two functions CapFilt needs: write captions, score matches."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from vlkit.capfilt.config import CapFiltConfig
+from vlkit.capfilt.job import CaptionFn, MatchFn, TransformFn
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
+    """Load the captioner and the filter named by ``cfg`` and wrap them as CapFilt functions."""
+    from vlkit.models import load_model
+    from vlkit.processors import load_processor
+
+    device = resolve_device(cfg.device)
+    captioner = load_model(
+        cfg.captioner.arch, cfg.captioner.model_type, is_eval=True, device=device, checkpoint=cfg.captioner.checkpoint
+    )
+    matcher = load_model(
+        cfg.filter.arch, cfg.filter.model_type, is_eval=True, device=device, checkpoint=cfg.filter.checkpoint
+    )
+    filter_size = int(cfg.image_size or matcher.config.image_size)
+    caption_size = int(captioner.config.image_size)
+    transform = load_processor("blip_image_eval", {"image_size": filter_size})
+    dec = cfg.decoding
+
+    def caption_fn(images: torch.Tensor, num_captions: int) -> list[list[str]]:
+        images = images.to(device)
+        if caption_size != filter_size:
+            images = F.interpolate(images, size=(caption_size, caption_size), mode="bicubic", align_corners=False)
+        flat = captioner.generate(
+            {"image": images},
+            use_nucleus_sampling=dec.use_nucleus_sampling,
+            num_beams=dec.num_beams,
+            max_length=dec.max_length,
+            min_length=dec.min_length,
+            top_p=dec.top_p,
+            repetition_penalty=dec.repetition_penalty,
+            num_captions=num_captions,
+        )
+        return [flat[i * num_captions : (i + 1) * num_captions] for i in range(images.shape[0])]
+
+    def match_fn(images: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        logits = matcher({"image": images.to(device), "text_input": texts}, match_head="itm")
+        return logits.float().softmax(dim=-1)[:, 1]
+
+    return caption_fn, match_fn, transform
