@@ -15,6 +15,11 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Modules are imported lazily so `vlkit --help` stays fast.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "list": ("vlkit.cli", "list registered models (with model types), processors, builders, tasks, runners"),
+    "capfilt": (
+        "vlkit.capfilt.cli",
+        "bootstrap a web dataset: caption with a captioner, filter with ITM (BLIP CapFilt)",
+    ),
+    "run": ("vlkit.pipelines.cli", "run a pipeline of stages (train / evaluate / capfilt), skipping finished ones"),
 }
 
 LIST_KINDS = ("models", "processors", "builders", "tasks", "runners", "lr_schedulers")

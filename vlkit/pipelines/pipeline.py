@@ -1,0 +1,186 @@
+"""Run a sequence of stages (train / evaluate / capfilt), each a project config, in one output dir.
+
+A stage's options may refer to earlier stages' results with ``${stages.<name>.<key>}`` (for example
+``model.pretrained=${stages.pretrain.checkpoint}``) and to ``${pipeline.output_dir}``. A finished stage
+writes ``STAGE.json`` with its result and a fingerprint of its inputs; re-running the pipeline skips
+stages whose fingerprint is unchanged and resumes an interrupted stage from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from vlkit.common.config import ConfigError, _load_yaml, validate_section
+from vlkit.common.paths import resolve_config_path
+
+logger = logging.getLogger(__name__)
+
+STAGE_KINDS = ("train", "evaluate", "capfilt")
+_REF = re.compile(r"\$\{(stages|pipeline)\.([A-Za-z0-9_\-]+)(?:\.([A-Za-z0-9_\-.]+))?\}")
+
+
+@dataclass
+class StageConfig:
+    """One stage: a project config of ``kind`` run with extra ``options``."""
+
+    name: str = "???"
+    kind: str = "train"
+    cfg: str = "???"
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PipelineConfig:
+    name: str = "pipeline"
+    output_dir: str = "output/pipeline"
+    stages: list[StageConfig] = field(default_factory=list)
+    report: str | None = None  # a registered report function run at the end (e.g. "capfilt_comparison")
+
+
+def load_pipeline(path: str | Path) -> PipelineConfig:
+    """Load and validate a pipeline YAML (top-level key ``pipeline``).
+
+    Raises:
+        ConfigError: naming the key path and the file.
+    """
+    resolved = resolve_config_path(path)
+    raw = _load_yaml(resolved)
+    if set(raw) != {"pipeline"}:
+        raise ConfigError(f"{resolved}: a pipeline file has exactly one top-level key, 'pipeline'.")
+    node = validate_section(raw.pipeline, PipelineConfig, "pipeline", str(resolved))
+    stages = []
+    for i, st in enumerate(node.stages):
+        st_node = validate_section(st, StageConfig, f"pipeline.stages[{i}]", str(resolved))
+        # ${stages.X.key} references are resolved by the pipeline itself, after X has run, not by OmegaConf.
+        stage = StageConfig(**OmegaConf.to_container(st_node, resolve=False))
+        if stage.kind not in STAGE_KINDS:
+            raise ConfigError(f"{resolved}: pipeline.stages[{i}].kind must be one of {', '.join(STAGE_KINDS)}.")
+        if stage.name == "???" or stage.cfg == "???":
+            raise ConfigError(f"{resolved}: pipeline.stages[{i}] needs both 'name' and 'cfg'.")
+        stages.append(stage)
+    names = [s.name for s in stages]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{resolved}: stage names must be unique; repeated: {', '.join(dupes)}.")
+    return PipelineConfig(name=node.name, output_dir=node.output_dir, stages=stages, report=node.report)
+
+
+StageRunner = Callable[[StageConfig, list[str], Path], dict[str, Any]]
+
+
+def _run_train(stage: StageConfig, options: list[str], out: Path) -> dict[str, Any]:
+    from vlkit.common.config import Config
+    from vlkit.runners.job import run_job
+
+    opts = [*options, f"run.output_dir={out}", "run.job_name=run", "run.resume_ckpt_path=auto"]
+    return run_job(Config(stage.cfg, opts), evaluate_only=stage.kind == "evaluate")
+
+
+def _run_capfilt(stage: StageConfig, options: list[str], out: Path) -> dict[str, Any]:
+    from vlkit.capfilt.config import load_capfilt_config
+    from vlkit.capfilt.job import run_capfilt
+
+    report = run_capfilt(load_capfilt_config(stage.cfg, [*options, f"capfilt.output_dir={out}"]))
+    return {**report, "dataset": str(out / "bootstrapped.json"), "output_dir": str(out)}
+
+
+STAGE_RUNNERS: dict[str, StageRunner] = {"train": _run_train, "evaluate": _run_train, "capfilt": _run_capfilt}
+
+
+class Pipeline:
+    """Runs a :class:`PipelineConfig`.
+
+    Args:
+        cfg: The pipeline.
+        overrides: ``<target>:<key>=<value>`` options, where target is a stage name, a stage kind or ``*``.
+        runners: Stage executors by kind (tests inject their own).
+    """
+
+    def __init__(
+        self, cfg: PipelineConfig, overrides: Sequence[str] = (), runners: dict[str, StageRunner] | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.out_dir = Path(cfg.output_dir)
+        self.runners = runners or STAGE_RUNNERS
+        self.overrides: list[tuple[str, str]] = []
+        for opt in overrides:
+            target, sep, kv = opt.partition(":")
+            if not sep or "=" not in kv:
+                raise ConfigError(f"pipeline option {opt!r} must look like <stage|kind|*>:key=value.")
+            if target != "*" and target not in STAGE_KINDS and target not in {s.name for s in cfg.stages}:
+                raise ConfigError(f"pipeline option {opt!r}: no stage or stage kind named {target!r}.")
+            self.overrides.append((target, kv))
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def stage_options(self, stage: StageConfig) -> list[str]:
+        extra = [kv for target, kv in self.overrides if target in ("*", stage.kind, stage.name)]
+        return [self._resolve(opt, stage) for opt in [*stage.options, *extra]]
+
+    def _resolve(self, text: str, stage: StageConfig) -> str:
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) == "pipeline":
+                if m.group(2) != "output_dir":
+                    raise ConfigError(f"stage {stage.name!r}: unknown reference {m.group(0)}.")
+                return str(self.out_dir)
+            name, key = m.group(2), m.group(3)
+            if name not in self.results:
+                raise ConfigError(
+                    f"stage {stage.name!r} refers to {m.group(0)} but stage {name!r} has not run before it."
+                )
+            value: Any = self.results[name]
+            for part in (key or "").split("."):
+                if part:
+                    if not isinstance(value, dict) or part not in value:
+                        raise ConfigError(f"stage {stage.name!r}: {m.group(0)} — stage {name!r} has no result {key!r}.")
+                    value = value[part]
+            return str(value)
+
+        return _REF.sub(sub, text)
+
+    def fingerprint(self, stage: StageConfig, options: list[str]) -> str:
+        cfg_text = resolve_config_path(stage.cfg).read_text(encoding="utf-8")
+        payload = json.dumps({"kind": stage.kind, "cfg": cfg_text, "options": options}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def run(self) -> dict[str, dict[str, Any]]:
+        """Run every stage in order, skipping finished ones; returns each stage's result."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for i, stage in enumerate(self.cfg.stages):
+            options = self.stage_options(stage)
+            stage_dir = self.out_dir / stage.name
+            marker = stage_dir / "STAGE.json"
+            fp = self.fingerprint(stage, options)
+            if marker.exists():
+                done = json.loads(marker.read_text(encoding="utf-8"))
+                if done.get("fingerprint") == fp:
+                    logger.info("[%d/%d] %s: already done, skipping", i + 1, len(self.cfg.stages), stage.name)
+                    self.results[stage.name] = done["result"]
+                    continue
+                logger.info("[%d/%d] %s: inputs changed, running again", i + 1, len(self.cfg.stages), stage.name)
+            logger.info("[%d/%d] %s (%s: %s)", i + 1, len(self.cfg.stages), stage.name, stage.kind, stage.cfg)
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            result = self.runners[stage.kind](stage, options, stage_dir)
+            result = json.loads(json.dumps(result, default=str))  # plain data only
+            result.setdefault("output_dir", str(stage_dir))
+            result["seconds"] = round(time.perf_counter() - start, 1)
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"fingerprint": fp, "result": result}, indent=1, sort_keys=True))
+            os.replace(tmp, marker)
+            self.results[stage.name] = result
+        return self.results
+
+
+def pipeline_to_yaml(cfg: PipelineConfig) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
