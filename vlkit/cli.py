@@ -15,6 +15,9 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Modules are imported lazily so `vlkit --help` stays fast.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "list": ("vlkit.cli", "list registered models (with model types), processors, builders, tasks, runners"),
+    "train": ("vlkit.runners.cli_train", "train from a project config (model, datasets, run sections)"),
+    "evaluate": ("vlkit.runners.cli_evaluate", "evaluate a model on the valid/test splits of a project config"),
+    "data": ("vlkit.data.cli", "datasets: generate the synthetic world (synth), download annotations (download)"),
     "capfilt": (
         "vlkit.capfilt.cli",
         "bootstrap a web dataset: caption with a captioner, filter with ITM (BLIP CapFilt)",
@@ -50,7 +53,9 @@ def register_subcommand(name: str, module: str, help_text: str) -> None:
     SUBCOMMANDS[name] = (module, help_text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (to add its arguments), so one broken or
+    optional feature never stops the others from running."""
     parser = argparse.ArgumentParser(prog="vlkit", description="vlkit: BLIP vision-language models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -58,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(sp)
+        if name == command:
+            importlib.import_module(module).add_arguments(sp)
     return parser
 
 
@@ -67,7 +73,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     from vlkit.common.config import ConfigError
     from vlkit.common.registry import RegistryKeyError
 
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in SUBCOMMANDS else None).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -75,9 +75,12 @@ class RunConfig:
     log_freq: int = 10
     tensorboard: bool = False
     progress: str = "auto"  # auto | on | off
-    on_bad_sample: str = "error"  # error | skip
+    on_bad_sample: str = "auto"  # auto (each dataset's default) | error | skip
     max_train_steps_per_epoch: int = 0
     max_eval_batches: int = 0
+    # added for the runner
+    job_name: str | None = None  # sub-directory of output_dir; None = a timestamp
+    find_unused_parameters: bool = False  # DDP: models with branches unused in some steps
 
 
 def _suggest(name: str, options: Sequence[str]) -> str:

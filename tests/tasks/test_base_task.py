@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from tests.runners import toy_components as toy
+from tests.runners.conftest import TOY_YAML
+from vlkit.common.config import Config
+from vlkit.common.registry import registry
+from vlkit.tasks import BaseTask
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Iterator[Config]:
+    toy.register()
+    path = tmp_path / "toy.yaml"
+    path.write_text(TOY_YAML)
+    try:
+        yield Config(path)
+    finally:
+        toy.unregister()
+
+
+def test_setup_builds_model_and_datasets_through_the_registry(cfg: Config) -> None:
+    task = registry.get_task_class(toy.TASK).setup_task(cfg)
+    assert isinstance(task, toy.ToyTask) and task.run_cfg.max_epoch == 2
+    assert isinstance(task.build_model(cfg), toy.ToyModel)
+    datasets = task.build_datasets(cfg)
+    assert set(datasets) == {toy.BUILDER} and set(datasets[toy.BUILDER]) == {"train", "val", "test"}
+    assert len(datasets[toy.BUILDER]["val"]) == 7
+
+
+def test_default_train_step_is_the_model_forward(cfg: Config) -> None:
+    task = BaseTask.setup_task(cfg)
+    model = toy.ToyModel(toy.ToyModelConfig())
+    batch = toy.ToyDataset(4, 4, augment=False).collater([toy.ToyDataset(4, 4, False)[i] for i in range(4)])
+    out = task.train_step(model, batch)
+    assert out.loss.ndim == 0 and out.loss.requires_grad
+
+
+def test_default_evaluation_averages_numeric_results_and_writes_json(cfg: Config, tmp_path: Path) -> None:
+    task = BaseTask.setup_task(cfg)
+    task.result_dir = tmp_path / "result"
+    task.epoch_tag = "_epoch3"
+    ds = toy.ToyDataset(5, 4, augment=False)
+    model = toy.ToyModel(toy.ToyModelConfig())
+    model.train()
+    metrics = task.evaluation(model, DataLoader(ds, batch_size=2, collate_fn=ds.collater), "val")
+    written = json.loads((tmp_path / "result" / "val_epoch3.json").read_text())
+    assert len(written) == 3  # default valid_step: one record per batch
+    assert metrics == {"loss": pytest.approx(sum(r["loss"] for r in written) / 3)}
+    assert model.training  # evaluation restores the mode
+
+
+def test_after_evaluation_skips_non_numeric_and_non_finite(tmp_path: Path) -> None:
+    results = [{"a": 1.0, "name": "x", "flag": True}, {"a": 3.0, "b": float("nan")}]
+    assert BaseTask().after_evaluation(results, "val", None) == {"a": 2.0}
+
+
+def test_max_eval_batches_limits_evaluation(cfg: Config) -> None:
+    task = registry.get_task_class(toy.TASK).setup_task(cfg)
+    task.max_eval_batches = 2
+    ds = toy.ToyDataset(9, 4, augment=False)
+    metrics = task.evaluation(
+        toy.ToyModel(toy.ToyModelConfig()), DataLoader(ds, batch_size=2, collate_fn=ds.collater), "val"
+    )
+    assert metrics["n"] == 4
+    assert torch.isfinite(torch.tensor(metrics["mse"]))

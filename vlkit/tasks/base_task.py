@@ -1,0 +1,118 @@
+"""The task: what a training step and an evaluation mean for one kind of job.
+
+The runner owns the loop (optimisation, checkpoints, logging); a task only says how to build the
+model and datasets, what one step computes, and how evaluation results become metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from vlkit.common.config import Config, RunConfig
+from vlkit.common.dist import all_gather_object, broadcast_object, is_main_process
+from vlkit.common.registry import registry
+from vlkit.runners.logging import progress
+from vlkit.runners.sampling import interleave_gathered, move_to_device
+
+logger = logging.getLogger(__name__)
+
+
+class BaseTask:
+    """Default task: the model's forward is the training step; evaluation averages numeric results.
+
+    Attributes:
+        RUN_CONFIG: Dataclass validating the ``run`` section (subclass :class:`RunConfig` to add task keys).
+        run_cfg: The validated ``run`` section (set by :meth:`setup_task`).
+        result_dir: Where :meth:`after_evaluation` writes result files (set by the runner; None = don't write).
+        device: Where batches are moved before :meth:`valid_step` (set by the runner).
+        progress_mode: ``run.progress`` for the evaluation bar.
+        max_eval_batches: Stop evaluation after this many batches per rank (0 = all).
+    """
+
+    RUN_CONFIG: ClassVar[type] = RunConfig
+
+    def __init__(self, cfg: Config | None = None) -> None:
+        self.run_cfg = cfg.run_cfg if cfg is not None else None
+        self.result_dir: Path | None = None
+        self.device = torch.device("cpu")
+        self.progress_mode = self.run_cfg.progress if self.run_cfg is not None else "auto"
+        self.max_eval_batches = self.run_cfg.max_eval_batches if self.run_cfg is not None else 0
+        self.epoch_tag = ""
+
+    @classmethod
+    def setup_task(cls, cfg: Config) -> BaseTask:
+        """Build the task from the merged config (subclasses read their ``run`` keys here)."""
+        return cls(cfg)
+
+    def build_model(self, cfg: Config) -> nn.Module:
+        """The model named by ``model.arch``, built by its ``from_config``."""
+        model_cls = registry.get_model_class(cfg.model_cfg.arch)
+        return model_cls.from_config(cfg.model_cfg)
+
+    def build_datasets(self, cfg: Config) -> dict[str, dict[str, Dataset]]:
+        """Every ``datasets.<name>`` section through its registered builder: name -> split -> dataset."""
+        out: dict[str, dict[str, Dataset]] = {}
+        for name, ds_cfg in cfg.datasets_cfg.items():
+            builder = registry.get_builder_class(name)(ds_cfg, on_bad_sample=cfg.run_cfg.on_bad_sample)
+            out[name] = builder.build_datasets()
+        return out
+
+    def train_step(self, model: nn.Module, samples: dict) -> Any:
+        """One forward pass; the returned output must have a scalar ``.loss``."""
+        return model(samples)
+
+    def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
+        """Per-sample results of one evaluation batch (default: the model's loss, one record per batch)."""
+        output = model(samples)
+        return [{"loss": float(output.loss)}]
+
+    @torch.no_grad()
+    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
+        """Run :meth:`valid_step` over this rank's shard, gather once, and compute metrics on the main rank.
+
+        Every rank returns the same metrics (broadcast from the main rank).
+        """
+        was_training = model.training
+        model.eval()
+        local: list[dict] = []
+        total = len(data_loader) if hasattr(data_loader, "__len__") else None
+        if total is not None and self.max_eval_batches > 0:
+            total = min(total, self.max_eval_batches)
+        for i, samples in enumerate(progress(data_loader, total, f"eval {split}", self.progress_mode)):
+            if self.max_eval_batches > 0 and i >= self.max_eval_batches:
+                break
+            local.extend(self.valid_step(model, move_to_device(samples, self.device)))
+        model.train(was_training)
+        gathered = all_gather_object(local)  # the only collective of the evaluation
+        metrics: dict[str, float] = {}
+        if is_main_process():
+            metrics = self.after_evaluation(interleave_gathered(gathered), split, self.result_dir)
+        return broadcast_object(metrics)
+
+    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
+        """Write ``results`` to ``<output_dir>/<split><epoch_tag>.json`` and average their numeric fields.
+
+        Subclasses compute task metrics instead (and set ``agg_metrics`` for best-checkpoint selection).
+        """
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            path = output_dir / f"{split}{self.epoch_tag}.json"
+            path.write_text(json.dumps(results), encoding="utf-8")
+            logger.info("wrote %d %s results to %s", len(results), split, path)
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for record in results:
+            for key, value in record.items():
+                if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                    counts[key] = counts.get(key, 0) + 1
+        return {key: sums[key] / counts[key] for key in sums}
