@@ -30,6 +30,24 @@ class ConfigError(ValueError):
     """A config problem; the message names the key path and the file to fix."""
 
 
+def _cache_resolver(sub: str = "") -> str:
+    from vlkit.common.paths import cache_root
+
+    return str(cache_root() / sub)
+
+
+def _shapes_resolver(sub: str = "") -> str:
+    from vlkit.data.synthetic.world import ensure_world
+
+    return str(Path(ensure_world()) / sub)
+
+
+# ${vlkit_cache:sub/dir} -> $VLKIT_CACHE/sub/dir; ${vlkit_shapes:web/...} -> the synthetic world (made on first use).
+for _name, _fn in (("vlkit_cache", _cache_resolver), ("vlkit_shapes", _shapes_resolver)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_resolver(_name, _fn)
+
+
 @dataclass
 class RunConfig:
     """Keys every ``run`` section accepts. Tasks extend this through their ``RUN_CONFIG`` dataclass."""
