@@ -185,7 +185,8 @@ class TwoImageCrossAttention(nn.Module):
     def project_kv(self, states: list[torch.Tensor]) -> list[KV]:
         return [self.self0.project_kv(states[0]), self.self1.project_kv(states[1])]
 
-    def forward(self, hidden: torch.Tensor, kv: list[KV], mask: list[torch.Tensor | None]) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, kv: list[KV], mask: list[torch.Tensor | None] | None) -> torch.Tensor:
+        mask = mask if mask is not None else [None, None]
         contexts = [self.self0(hidden, kv[0], mask[0]), self.self1(hidden, kv[1], mask[1])]
         return self.output(contexts, hidden)
 

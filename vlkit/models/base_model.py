@@ -1,0 +1,160 @@
+"""The base of every vlkit model: config-driven construction and checkpoint loading/saving."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from vlkit.common.config import load_model_default_config, to_dataclass, validate_section
+from vlkit.common.paths import resolve_config_path
+from vlkit.models.checkpoint import CheckpointError, LoadReport, read_state_dict
+from vlkit.models.vit import interpolate_pos_embed
+
+logger = logging.getLogger(__name__)
+
+
+class BaseModel(nn.Module):
+    """Common surface: ``from_config``, ``from_pretrained``, ``load_checkpoint``, ``save_checkpoint``.
+
+    Subclasses set ``PRETRAINED_MODEL_CONFIG_DICT`` (model type → package-relative YAML), ``CONFIG_CLASS``
+    (the dataclass of the ``model:`` section) and, when transformers has the same model, ``HF_ARCH``.
+    """
+
+    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = {}
+    CONFIG_CLASS: ClassVar[type | None] = None
+    DEFAULT_MODEL_TYPE: ClassVar[str | None] = None
+    HF_ARCH: ClassVar[str | None] = None
+
+    config: Any
+
+    @classmethod
+    def default_config_path(cls, model_type: str) -> Path:
+        """The YAML of ``model_type`` (raises ConfigError listing the known types)."""
+        load_model_default_config(cls, model_type)  # validates the type with a helpful error
+        return resolve_config_path(cls.PRETRAINED_MODEL_CONFIG_DICT[model_type])
+
+    @classmethod
+    def build_config(cls, cfg: DictConfig | dict) -> Any:
+        """Validate a ``model:`` section and turn it into ``CONFIG_CLASS``."""
+        node = validate_section(
+            OmegaConf.create(dict(cfg) if isinstance(cfg, dict) else cfg), cls.CONFIG_CLASS, "model", "model config"
+        )
+        return to_dataclass(node, cls.CONFIG_CLASS)
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig | dict, load_weights: bool = True) -> BaseModel:
+        """Build the architecture from a ``model:`` section, then load the weights it names.
+
+        ``load_finetuned``/``finetuned`` are loaded strictly; ``load_pretrained``/``pretrained`` keep only the
+        keys this model has (e.g. pre-training weights into a task model), with a logged report.
+        """
+        model = cls(cls.build_config(cfg))
+        c = model.config
+        if load_weights:
+            if getattr(c, "load_finetuned", False) and getattr(c, "finetuned", None):
+                model.load_checkpoint(c.finetuned, strict=True)
+            elif getattr(c, "load_pretrained", False) and getattr(c, "pretrained", None):
+                model.load_checkpoint(c.pretrained, strict=False)
+        return model
+
+    @classmethod
+    def from_pretrained(cls, model_type: str, load_weights: bool = True, **overrides: Any) -> BaseModel:
+        """Build ``model_type`` from its YAML (with ``overrides``) and load its released weights."""
+        cfg = OmegaConf.merge(load_model_default_config(cls, model_type), overrides)
+        cfg.model_type = model_type
+        return cls.from_config(cfg, load_weights=load_weights)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def no_weight_decay(self) -> set[str]:
+        return set()
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "set_grad_checkpointing"):
+                module.set_grad_checkpointing(enable)
+
+    def adapt_state_dict(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Hook: rewrite a checkpoint's state dict before loading (e.g. NLVR's two cross-attention branches)."""
+        return state_dict
+
+    def optional_checkpoint_keys(self) -> tuple[str, ...]:
+        """Key prefixes a checkpoint may lack without failing a strict load (rebuilt by :meth:`after_load`)."""
+        return ()
+
+    def after_load(self, missing_keys: list[str]) -> None:
+        """Hook run after weights are loaded (e.g. initialise momentum encoders from the loaded ones)."""
+
+    def load_checkpoint(
+        self,
+        source: str | Path | dict,
+        strict: bool = True,
+        sha256: str | None = None,
+        allow_unsafe_pickle: bool = False,
+    ) -> LoadReport:
+        """Load weights from a URL, file, transformers dir or state dict.
+
+        Position embeddings are interpolated when the checkpoint's image grid differs. With ``strict``, any
+        missing or unexpected key is an error listing them; otherwise keys the model lacks are ignored and
+        the report says what was left at its initial value.
+
+        Raises:
+            CheckpointError: naming the source and the offending keys.
+        """
+        label = "state dict" if isinstance(source, dict) else str(source)
+        sd = self.adapt_state_dict(dict(read_state_dict(source, self.HF_ARCH, sha256, allow_unsafe_pickle)))
+        own = self.state_dict()
+        report = LoadReport(source=label)
+        for key in [k for k in sd if k.endswith("pos_embed") and k in own]:
+            if sd[key].shape != own[key].shape:
+                sd[key] = interpolate_pos_embed(sd[key], own[key].shape[1] - 1)
+                report.interpolated.append(key)
+        for key in [k for k in sd if k in own and sd[k].shape != own[k].shape]:
+            if strict:
+                raise CheckpointError(
+                    f"{label}: '{key}' has shape {tuple(sd[key].shape)} but the model expects {tuple(own[key].shape)}. "
+                    f"Check model.model_type (e.g. base vs large) matches the checkpoint."
+                )
+            report.skipped_shape_mismatch.append(key)
+            del sd[key]
+        result = self.load_state_dict(sd, strict=False)
+        optional = self.optional_checkpoint_keys()
+        report.missing_keys = [k for k in result.missing_keys if not k.startswith(optional)]
+        report.unexpected_keys = list(result.unexpected_keys)
+        self.after_load(list(result.missing_keys))
+        if strict and (report.missing_keys or report.unexpected_keys):
+            raise CheckpointError(
+                f"{label} does not match {type(self).__name__}: {report.summary()}. Use the checkpoint made for this "
+                f"model type, or load it as model.pretrained (non-strict) to keep only the matching weights."
+            )
+        (logger.info if strict else logger.warning if report.missing_keys else logger.info)(report.summary())
+        return report
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write the weights as ``.safetensors`` and the model config next to it (``<path>.yaml``)."""
+        from dataclasses import asdict
+
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        if path.suffix != ".safetensors":
+            path = path.with_suffix(".safetensors")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # safetensors refuses shared storage: store each tensor once, contiguous (ties are rebuilt on load)
+        tensors = {k: v.detach().contiguous().clone() for k, v in self.state_dict().items()}
+        save_file(tensors, str(path), metadata={"vlkit_model": type(self).__name__})
+        cfg = (
+            {"model": asdict(self.config)}
+            if hasattr(self.config, "__dataclass_fields__")
+            else {"model": dict(self.config)}
+        )
+        path.with_suffix(".yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(json.loads(json.dumps(cfg)))))
+        return path

@@ -1,0 +1,93 @@
+"""Pieces every BLIP model is built from: the image encoder, the tokenizer and the text towers."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from vlkit.models.base_model import BaseModel
+from vlkit.models.blip.config import BlipConfig
+from vlkit.models.med import MedConfig, MedForCausalLM, MedTextModel, med_config
+from vlkit.models.tokenizer import blip_tokenizer
+from vlkit.models.vit import VisionTransformer, vision_config
+
+
+class BlipBase(BaseModel):
+    """Builds ``visual_encoder`` and gives subclasses tokenisation and text-tower constructors."""
+
+    CONFIG_CLASS: ClassVar[type] = BlipConfig
+
+    def __init__(self, config: BlipConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = blip_tokenizer()
+        self.visual_encoder = self._build_vit()
+        self.vision_width = self.visual_encoder.width
+
+    def _build_vit(self) -> VisionTransformer:
+        c = self.config
+        return VisionTransformer(
+            vision_config(
+                c.vit,
+                c.image_size,
+                drop_path_rate=c.vit_drop_path_rate,
+                grad_ckpt=c.vit_grad_ckpt,
+                ckpt_layer=c.vit_ckpt_layer,
+            )
+        )
+
+    def med_config(self, **overrides: object) -> MedConfig:
+        return med_config(self.config.med, encoder_width=self.vision_width, **overrides)
+
+    def build_text_encoder(self, **overrides: object) -> MedTextModel:
+        return MedTextModel(self.med_config(**overrides))
+
+    def build_text_decoder(self) -> MedForCausalLM:
+        return MedForCausalLM(self.med_config())
+
+    def no_weight_decay(self) -> set[str]:
+        return {f"visual_encoder.{n}" for n in self.visual_encoder.no_weight_decay()}
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.visual_encoder.set_grad_checkpointing(enable, self.config.vit_ckpt_layer)
+
+    # -- inputs ------------------------------------------------------------------------------------------------
+    def tokenize(
+        self, texts: list[str], first_token: int | None = None, max_len: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and attention mask on the model's device; ``first_token`` replaces ``[CLS]``."""
+        if isinstance(texts, str):
+            texts = [texts]
+        enc = self.tokenizer(
+            list(texts),
+            padding="longest",
+            truncation=True,
+            max_length=max_len or self.config.max_txt_len,
+            return_tensors="pt",
+        )
+        ids, att = enc.input_ids.to(self.device), enc.attention_mask.to(self.device)
+        if first_token is not None:
+            ids[:, 0] = first_token
+        return ids, att
+
+    @property
+    def enc_token_id(self) -> int:
+        return self.tokenizer.enc_token_id if self.config.itm_first_token == "enc" else self.tokenizer.cls_token_id
+
+    def encode_image(self, image: torch.Tensor, encoder: nn.Module | None = None) -> torch.Tensor:
+        """Patch features ``[B, N, D]``; a video ``[B, T, 3, H, W]`` gives its frames' features concatenated."""
+        encoder = encoder or self.visual_encoder
+        if image.dim() == 5:
+            b, t = image.shape[:2]
+            feats = encoder(image.flatten(0, 1))
+            return feats.view(b, t * feats.shape[1], feats.shape[2])
+        return encoder(image)
+
+    @staticmethod
+    def image_input(samples: dict) -> torch.Tensor:
+        image = samples.get("image", samples.get("video"))
+        if image is None:
+            raise KeyError("samples need an 'image' ([B,3,H,W]) or 'video' ([B,T,3,H,W]) tensor")
+        return image

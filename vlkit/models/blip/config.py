@@ -1,0 +1,44 @@
+"""The typed ``model:`` section shared by every BLIP model (defaults in one place)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class BlipConfig:
+    """All BLIP model settings; each model type's YAML overrides what differs.
+
+    ``vit``/``med`` pick the encoder sizes (tiny/base/large, tiny/base); ``share_strategy`` is the paper's
+    Table 3 choice for the pre-training decoder; ``itm_first_token`` is the image-grounded encoder's first
+    token (``enc`` as in pre-training/retrieval; the stand-alone ITM model of the original code uses ``cls``).
+    """
+
+    arch: str = "???"
+    model_type: str = "???"
+    vit: str = "base"
+    image_size: int = 384
+    vit_grad_ckpt: bool = False
+    vit_ckpt_layer: int = 0
+    vit_drop_path_rate: float = 0.0
+    med: str = "base"
+    embed_dim: int = 256
+    queue_size: int = 57600
+    alpha: float = 0.4
+    alpha_ramp_epochs: float = 2.0
+    momentum: float = 0.995
+    temp: float = 0.07
+    label_smoothing: float = 0.1
+    prompt: str = "a picture of "
+    max_txt_len: int = 35
+    share_strategy: str = "all_but_self_attention"
+    negative_all_rank: bool = False
+    itm_first_token: str = "enc"
+    num_frames: int = 0
+    load_pretrained: bool = False
+    pretrained: str | None = None
+    load_finetuned: bool = False
+    finetuned: str | None = None
+    sha256: str | None = None
+    preprocess: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,123 @@
+"""Reading checkpoints in every format vlkit accepts, safely.
+
+Sources: a URL (downloaded once, see :mod:`vlkit.models.hub`), a ``.pth``/``.pt``/``.bin`` in the
+original format (``{"model": state_dict}``) or a bare state dict, a ``.safetensors`` file, a vlkit
+training checkpoint, or a transformers BLIP directory (``config.json`` + weights), converted on the fly.
+Pickles are read with ``torch.load(weights_only=True)``: arbitrary objects are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from vlkit.models.hub import download, is_url
+
+logger = logging.getLogger(__name__)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the model; the message says which and why."""
+
+
+@dataclass
+class LoadReport:
+    """What loading a state dict did."""
+
+    source: str
+    missing_keys: list[str] = field(default_factory=list)
+    unexpected_keys: list[str] = field(default_factory=list)
+    interpolated: list[str] = field(default_factory=list)
+    skipped_shape_mismatch: list[str] = field(default_factory=list)
+
+    def summary(self, limit: int = 10) -> str:
+        def show(keys: list[str]) -> str:
+            more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
+            return ", ".join(keys[:limit]) + more
+
+        parts = [f"loaded {self.source}"]
+        for label, keys in (
+            ("missing", self.missing_keys),
+            ("unexpected", self.unexpected_keys),
+            ("interpolated", self.interpolated),
+            ("skipped (shape mismatch)", self.skipped_shape_mismatch),
+        ):
+            if keys:
+                parts.append(f"{len(keys)} {label}: {show(keys)}")
+        return "; ".join(parts)
+
+
+def _torch_load(path: Path, allow_unsafe_pickle: bool) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not allow_unsafe_pickle)
+    except Exception as err:  # noqa: BLE001 - pickle/zip errors come in many types
+        msg = str(err)
+        if "weights_only" in msg or "Unsupported global" in msg:
+            raise CheckpointError(
+                f"{path} contains pickled Python objects that are not plain tensors; vlkit refuses to unpickle "
+                f"them because that can run arbitrary code. If you trust the file, pass allow_unsafe_pickle=True."
+            ) from None
+        raise CheckpointError(
+            f"Could not read checkpoint {path}: {type(err).__name__}: {msg.splitlines()[0] if msg else ''}. "
+            f"The file may be truncated or corrupt; if it was downloaded, delete it and try again."
+        ) from None
+
+
+def _read_hf_dir(path: Path, hf_arch: str | None) -> dict[str, torch.Tensor]:
+    from vlkit.models.convert_hf import hf_blip_to_vlkit
+
+    if hf_arch is None:
+        raise CheckpointError(f"{path} is a transformers directory, but this model has no transformers counterpart.")
+    weights = path / "model.safetensors"
+    if weights.is_file():
+        from safetensors.torch import load_file
+
+        sd = load_file(str(weights))
+    elif (path / "pytorch_model.bin").is_file():
+        sd = _torch_load(path / "pytorch_model.bin", False)
+    else:
+        raise CheckpointError(f"{path} has config.json but neither model.safetensors nor pytorch_model.bin.")
+    return hf_blip_to_vlkit(dict(sd), hf_arch)
+
+
+def read_state_dict(
+    source: str | Path | dict, hf_arch: str | None = None, sha256: str | None = None, allow_unsafe_pickle: bool = False
+) -> dict[str, torch.Tensor]:
+    """The state dict (original key layout) stored at ``source``.
+
+    Raises:
+        CheckpointError / FileNotFoundError: naming the file and what to do.
+    """
+    if isinstance(source, dict):
+        sd = source
+    else:
+        text = str(source)
+        path = download(text, sha256=sha256) if is_url(text) else Path(text).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"Checkpoint {text!r} does not exist (expected a file, a URL or a directory).")
+        if path.is_dir():
+            if not (path / "config.json").is_file():
+                raise CheckpointError(f"{path} is a directory without config.json; expected a transformers BLIP dir.")
+            return _read_hf_dir(path, hf_arch)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            try:
+                sd = load_file(str(path))
+            except Exception as err:  # noqa: BLE001
+                raise CheckpointError(f"Could not read {path}: {err}. The file may be truncated or corrupt.") from None
+        else:
+            if allow_unsafe_pickle:
+                warnings.warn(
+                    f"Unpickling {path} with weights_only=False: only do this for files you trust.", stacklevel=2
+                )
+            sd = _torch_load(path, allow_unsafe_pickle)
+    if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
+        sd = sd["model"]  # the original {"model": ...} format, and vlkit training checkpoints
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{source} does not hold a state dict (a mapping of names to tensors).")
+    return sd
