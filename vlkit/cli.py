@@ -81,8 +81,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(importlib.import_module(args._module).main(args) or 0)
-    except (ConfigError, RegistryKeyError, FileNotFoundError) as err:
+    except (ConfigError, RegistryKeyError, FileNotFoundError, RuntimeError, ValueError) as err:
+        if args.verbose:
+            raise
         print(f"vlkit {args.command}: error: {err}", file=sys.stderr)
+        print("(run with -v for the full traceback)", file=sys.stderr)
         return 2
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from vlkit.data.synthetic.scenes import COLOURS, SHAPES, Scene, clean_captions, random_scene, render, web_caption
 from vlkit.data.synthetic.tasks import dialog_rounds, nlvr_statement, noisy_answers, qa_pairs, write_video
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 GENERIC_ALT_TEXTS = (
     "my favourite photo",
     "image",
@@ -237,6 +237,8 @@ def _visdial(w: _Writer, n_per_split: dict[str, int]) -> None:
             dialogs.append((i, caption, rounds))
         questions, answers = list(qidx), list(aidx)
         filler = [f"{c} {s}" for c in COLOURS for s in SHAPES] + ["maybe", "i can not tell", "not sure", "none"]
+        filler += [f"{z} {c} {s}" for z in ("small", "large") for c in COLOURS for s in SHAPES]
+        filler += [f"{n} {s}s" for n in ("two", "three", "four") for s in SHAPES]  # enough for 100 options a round
         for f in filler:
             aidx.setdefault(f, len(aidx))
         answers = list(aidx)

@@ -1,0 +1,65 @@
+"""`vlkit data download` fetches from a local HTTP server (127.0.0.1), verifies the file, is atomic."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from vlkit.cli import run
+from vlkit.data.download import fetch
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", served
+    finally:
+        httpd.shutdown()
+
+
+def test_fetch_verifies_sha256(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, served = server
+    (served / "a.json").write_text('[{"image": "x.jpg", "caption": "hi"}]')
+    good = hashlib.sha256((served / "a.json").read_bytes()).hexdigest()
+    target = fetch(f"{url}/a.json", tmp_path / "out" / "a.json", sha256=good, progress=False)
+    assert target.read_text().startswith("[")
+    with pytest.raises(RuntimeError, match="Checksum mismatch"):
+        fetch(f"{url}/a.json", tmp_path / "out" / "b.json", sha256="0" * 64, progress=False)
+    assert not (tmp_path / "out" / "b.json").exists() and not (tmp_path / "out" / "b.json.part").exists()
+    with pytest.raises(RuntimeError, match="Could not download"):
+        fetch(f"{url}/missing.json", tmp_path / "out" / "c.json", progress=False)
+
+
+def test_cli_downloads_a_builders_annotations(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, served = server
+    for name in ("coco_karpathy_train.json", "coco_karpathy_val.json", "coco_karpathy_val_gt.json"):
+        (served / name).write_text("[]")
+    root = tmp_path / "coco"
+    opts = [
+        "build_info.annotations.train.url=" + f"{url}/coco_karpathy_train.json",
+        "build_info.annotations.val.url=" + f"{url}/coco_karpathy_val.json",
+        "build_info.annotations.val.gt_url=" + f"{url}/coco_karpathy_val_gt.json",
+        "build_info.annotations.test.url=null",
+        "build_info.annotations.test.gt_url=null",
+    ]
+    assert run(["data", "download", "coco_caption", "--root", str(root), "--options", *opts]) == 0
+    assert (root / "annotations/coco_karpathy_train.json").read_text() == "[]"
+    assert (root / "annotations/coco_karpathy_val_gt.json").is_file()
+
+
+def test_cli_says_when_nothing_is_public(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["data", "download", "visdial"]) == 2
+    assert "no publicly downloadable annotations" in capsys.readouterr().err

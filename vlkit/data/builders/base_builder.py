@@ -1,0 +1,158 @@
+"""Dataset builders: a config (``datasets.<name>``) → datasets per split, with clear errors for missing data."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import Dataset
+
+from vlkit.common.config import ConfigError
+from vlkit.common.paths import resolve_config_path
+from vlkit.data.bad_samples import resolve_policy
+from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DatasetConfig:
+    """The ``datasets.<name>`` section.
+
+    ``build_info`` holds ``root`` (dataset directory), ``annotations`` (split → ``storage`` path relative to
+    root, optional ``url``/``sha256``, extra files such as ``gt``), and ``images``/``videos`` (``storage``).
+    """
+
+    data_type: str = "images"
+    build_info: dict[str, Any] = field(default_factory=dict)
+    vis_processor: dict[str, Any] = field(default_factory=dict)
+    text_processor: dict[str, Any] = field(default_factory=dict)
+    max_samples: int = 0
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    on_bad_sample: str = "auto"
+    description: str = ""
+
+
+class BaseDatasetBuilder:
+    """Builds one dataset's splits. Subclasses say which dataset class serves which split (:meth:`build_split`).
+
+    Args:
+        cfg: The validated ``datasets.<name>`` section.
+        on_bad_sample: ``run.on_bad_sample`` (``auto`` = this dataset's default policy).
+    """
+
+    CONFIG_CLASS: ClassVar[type] = DatasetConfig
+    DATASET_CONFIG_DICT: ClassVar[dict[str, str]] = {}
+    DEFAULT_POLICY: ClassVar[str] = "error"  # curated datasets stop on bad input; web-scale ones skip
+    IMAGES_HINT: ClassVar[str] = "obtain the images from the dataset's website"
+    name: ClassVar[str] = "dataset"
+
+    def __init__(self, cfg: DictConfig | dict | None = None, on_bad_sample: str = "auto") -> None:
+        if cfg is None:
+            cfg = OmegaConf.load(self.default_config_path()).datasets[self.name]
+        self.cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
+        requested = on_bad_sample if on_bad_sample not in (None, "auto") else self.cfg.get("on_bad_sample", "auto")
+        self.policy = resolve_policy(requested, self.DEFAULT_POLICY)
+
+    @classmethod
+    def default_config_path(cls, type: str = "default") -> Path:  # noqa: A002 - LAVIS-compatible name
+        if type not in cls.DATASET_CONFIG_DICT:
+            raise ConfigError(f"{cls.name}: no '{type}' config; available: {', '.join(cls.DATASET_CONFIG_DICT)}.")
+        return resolve_config_path(cls.DATASET_CONFIG_DICT[type])
+
+    # -- paths ---------------------------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        root = self.cfg.build_info.get("root")
+        if not root:
+            raise ConfigError(f"datasets.{self.name}.build_info.root is not set: point it at the dataset directory.")
+        return Path(str(root)).expanduser()
+
+    def path(self, rel: str | None) -> Path | None:
+        if rel is None:
+            return None
+        p = Path(str(rel)).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    def media_root(self, key: str = "images") -> Path:
+        info = self.cfg.build_info.get(key) or {}
+        root = self.path(info.get("storage", key))
+        if not root.is_dir():
+            raise FileNotFoundError(
+                f"{self.name}: {key} not found at {root}. {self.IMAGES_HINT}, and put them there "
+                f"(or set datasets.{self.name}.build_info.{key}.storage to where they are)."
+            )
+        return root
+
+    # -- building ------------------------------------------------------------------------------------------
+    def processors(self, split: str) -> tuple[Any, Any]:
+        from vlkit.processors import load_processor
+
+        which = "train" if split == "train" else "eval"
+        out = []
+        for section in (self.cfg.vis_processor, self.cfg.text_processor):
+            spec = section.get(which) if section else None
+            if spec is None:
+                out.append(None)
+                continue
+            spec = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else dict(spec)
+            out.append(load_processor(spec.pop("name"), spec))
+        return out[0], out[1]
+
+    def load_annotation(self, split: str, info: DictConfig) -> Any:
+        path = self.path(info.storage)
+        if not path.is_file():
+            hint = (
+                f"run `vlkit data download {self.name}` to fetch it"
+                if info.get("url")
+                else f"set datasets.{self.name}.build_info.annotations.{split}.storage"
+            )
+            raise FileNotFoundError(f"{self.name}: annotation file for split '{split}' not found at {path}; {hint}.")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: not valid JSON ({err}).") from None
+
+    def common_kwargs(self, split: str) -> dict[str, Any]:
+        vis, txt = self.processors(split)
+        return {
+            "vis_processor": vis,
+            "text_processor": txt,
+            "name": f"{self.name}/{split}",
+            "policy": self.policy,
+            "max_image_pixels": self.cfg.max_image_pixels,
+        }
+
+    def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
+        raise TypeError(f"{type(self).__name__} must implement build_split()")
+
+    def build_datasets(self) -> dict[str, Dataset]:
+        """Every split listed under ``build_info.annotations``."""
+        annotations = self.cfg.build_info.get("annotations") or {}
+        if not annotations:
+            raise ConfigError(f"datasets.{self.name}.build_info.annotations lists no splits.")
+        out = {}
+        for split, info in annotations.items():
+            annotation = self.load_annotation(split, info)
+            if self.cfg.max_samples and isinstance(annotation, list):
+                annotation = annotation[: self.cfg.max_samples]
+            out[split] = self.build_split(split, annotation, info)
+            logger.info(
+                "%s/%s: %d samples", self.name, split, len(out[split]) if hasattr(out[split], "__len__") else -1
+            )
+        return out
+
+    def downloads(self) -> list[tuple[str, Path, str | None]]:
+        """(url, target, sha256) of every file with a public URL in this builder's config."""
+        items = []
+        for info in (self.cfg.build_info.get("annotations") or {}).values():
+            for key in ("", "gt_", "answer_list_", "eval_"):
+                url = info.get(f"{key}url")
+                store = info.get(f"{key}storage" if key else "storage")
+                if url and store:
+                    items.append((str(url), self.path(store), info.get(f"{key}sha256")))
+        return items

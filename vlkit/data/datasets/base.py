@@ -1,0 +1,106 @@
+"""Map-style dataset base: processors, robust reading, the bad-sample policy, and collation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from vlkit.data.bad_samples import BadSampleCounter
+from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS, BadSampleError, decode_text, load_image
+
+
+def collate(samples: list[dict | None]) -> dict[str, Any]:
+    """Drop skipped (None) samples, stack tensors, keep everything else as lists; adds ``num_skipped``."""
+    kept = [s for s in samples if s is not None]
+    batch: dict[str, Any] = {"num_skipped": len(samples) - len(kept)}
+    if not kept:
+        return batch
+    for key in kept[0]:
+        values = [s[key] for s in kept]
+        if isinstance(values[0], torch.Tensor):
+            batch[key] = torch.stack(values)
+        elif isinstance(values[0], int | float) and not isinstance(values[0], bool):
+            batch[key] = torch.tensor(values)
+        else:
+            batch[key] = values
+    return batch
+
+
+class VLDataset(Dataset):
+    """Base of vlkit's map-style datasets.
+
+    Args:
+        annotation: The annotation entries (one sample each).
+        vis_processor: Turns a PIL image (or a video path) into a tensor.
+        text_processor: Cleans a caption/question (raises ``EmptyTextError`` for empty text).
+        vis_root: Directory image/video paths are relative to.
+        name: Dataset name used in messages.
+        policy: ``error`` or ``skip`` for bad samples.
+    """
+
+    def __init__(
+        self,
+        annotation: list[dict],
+        vis_processor: Callable | None,
+        text_processor: Callable | None,
+        vis_root: str | Path,
+        name: str,
+        policy: str = "error",
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    ) -> None:
+        self.annotation = annotation
+        self.vis_processor = vis_processor
+        self.text_processor = text_processor
+        self.vis_root = Path(vis_root)
+        self.name = name
+        self.policy = policy
+        self.max_image_pixels = max_image_pixels
+        self.bad_samples = BadSampleCounter(name)
+
+    def __len__(self) -> int:
+        return len(self.annotation)
+
+    def load(self, index: int) -> dict[str, Any]:
+        """One sample (subclasses); raise :class:`BadSampleError` for unusable input."""
+        raise TypeError(f"{type(self).__name__} must implement load()")
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        try:
+            return self.load(index)
+        except (BadSampleError, ValueError, RuntimeError) as err:
+            if not isinstance(err, BadSampleError) and not _is_input_error(err):
+                raise
+            source, reason = (
+                (err.source, err.reason) if isinstance(err, BadSampleError) else (f"sample {index}", str(err))
+            )
+            if self.policy == "error":
+                raise BadSampleError(
+                    f"{self.name}[{index}] {source}", f"{reason}. Fix or remove it, or set run.on_bad_sample=skip"
+                ) from None
+            self.bad_samples.record(source, reason)
+            return None
+
+    def image(self, rel: str) -> torch.Tensor:
+        img = load_image(self.vis_root / rel, max_pixels=self.max_image_pixels)
+        return self.vis_processor(img) if self.vis_processor is not None else img
+
+    def text(self, raw: str | bytes | None, source: str) -> str:
+        text = decode_text(raw, source)
+        if self.text_processor is None:
+            return text
+        try:
+            return self.text_processor(text)
+        except ValueError as err:
+            raise BadSampleError(source, str(err)) from None
+
+    def collater(self, samples: list[dict | None]) -> dict[str, Any]:
+        return collate(samples)
+
+
+def _is_input_error(err: Exception) -> bool:
+    """Errors raised by processors for bad input (empty text, undecodable video)."""
+    return type(err).__name__ in ("EmptyTextError", "VideoDecodeError")
