@@ -21,7 +21,7 @@ class ModelOutput:
     def losses(self) -> dict[str, float]:
         """Every loss term that is set, as floats (for logging)."""
         return {
-            f.name: float(v)
+            f.name: float(v.detach())
             for f in fields(self)
             if f.name.startswith("loss_") and (v := getattr(self, f.name)) is not None
         }

@@ -80,6 +80,7 @@ class RunLogger:
 
 def progress_enabled(mode: str) -> bool:
     """Whether to draw bars for ``run.progress`` (``auto``: main rank and stderr is a terminal)."""
+    mode = {"true": "on", "false": "off"}.get(str(mode).lower(), str(mode))  # YAML reads a bare off as False
     if mode not in PROGRESS_MODES:
         raise ConfigError(f"run.progress={mode!r} is not one of {', '.join(PROGRESS_MODES)}.")
     if not is_main_process() or mode == "off":

@@ -1,0 +1,57 @@
+"""Captioning: LM fine-tuning, beam-search generation, COCO caption metrics (BLEU, METEOR, ROUGE-L, CIDEr)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vlkit.common.config import RunConfig
+from vlkit.common.registry import registry
+from vlkit.tasks.base_task import BaseTask
+from vlkit.tasks.common import dedupe, unwrap, write_results
+
+
+@dataclass
+class CaptionRunConfig(RunConfig):
+    """Decoding at evaluation (BLIP: beam 3, max 20, min 5 — lengths count the prompt)."""
+
+    max_len: int = 20
+    min_len: int = 5
+    num_beams: int = 3
+    use_nucleus_sampling: bool = False
+    spice: bool = False
+    best_metric: str = "agg_metrics"
+
+
+@registry.register_task("captioning")
+class CaptionTask(BaseTask):
+    RUN_CONFIG = CaptionRunConfig
+
+    @torch.no_grad()
+    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
+        self.eval_dataset = getattr(data_loader, "dataset", None)
+        return super().evaluation(model, data_loader, split)
+
+    def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
+        r = self.run_cfg
+        captions = unwrap(model).generate(
+            samples,
+            use_nucleus_sampling=r.use_nucleus_sampling,
+            num_beams=r.num_beams,
+            max_length=r.max_len,
+            min_length=r.min_len,
+        )
+        return [{"image_id": int(i), "caption": c} for i, c in zip(samples["image_id"], captions, strict=True)]
+
+    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
+        from vlkit.metrics import coco_caption_eval
+
+        results = dedupe(results, "image_id")
+        write_results(results, output_dir, f"{split}{self.epoch_tag}")
+        if not results or not hasattr(self.eval_dataset, "coco_gt"):
+            return {}
+        return coco_caption_eval(results, self.eval_dataset.coco_gt(), spice=self.run_cfg.spice)

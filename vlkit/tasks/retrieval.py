@@ -1,0 +1,104 @@
+"""Image-text retrieval: ITC similarities for every pair, ITM re-ranking of the top ``k_test``, R@1/5/10."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from vlkit.common.config import RunConfig
+from vlkit.common.dist import all_reduce_sum, get_rank, get_world_size, is_main_process
+from vlkit.common.registry import registry
+from vlkit.runners.logging import progress
+from vlkit.tasks.base_task import BaseTask
+from vlkit.tasks.common import unwrap, write_results
+
+
+@dataclass
+class RetrievalRunConfig(RunConfig):
+    k_test: int = 256
+    text_batch_size: int = 256
+
+
+@registry.register_task("retrieval")
+class RetrievalTask(BaseTask):
+    """Fine-tune with ITC+ITM; evaluate like BLIP (every rank encodes everything, re-ranking rows are split)."""
+
+    RUN_CONFIG = RetrievalRunConfig
+
+    @torch.no_grad()
+    def score_matrices(self, model: nn.Module, dataset: object, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scores_i2t, scores_t2i)`` after ITM re-ranking (summed over ranks)."""
+        from vlkit.metrics import itc_topk_itm_rerank
+
+        model = unwrap(model)
+        was_training = model.training
+        model.eval()
+        texts = list(dataset.text)
+        text_ids, text_atts, text_proj = [], [], []
+        for s in range(0, len(texts), self.run_cfg.text_batch_size):
+            _, ids, atts, proj = model.text_features(texts[s : s + self.run_cfg.text_batch_size])
+            text_ids.append(ids)
+            text_atts.append(atts)
+            text_proj.append(proj)
+        width = max(t.shape[1] for t in text_ids)
+        pad = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[1]))  # noqa: E731
+        text_ids = torch.cat([pad(t) for t in text_ids])
+        text_atts = torch.cat([pad(t) for t in text_atts])
+        text_proj = torch.cat(text_proj)
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=dataset.collater)
+        image_embeds, image_proj = [], []
+        for batch in progress(loader, len(loader), "encode images", self.progress_mode):
+            embeds, proj = model.image_features(batch["image"].to(self.device))
+            image_embeds.append(embeds)
+            image_proj.append(proj)
+        image_embeds, image_proj = torch.cat(image_embeds), torch.cat(image_proj)
+        sims = image_proj @ text_proj.T
+        k = self.run_cfg.k_test
+        rank, world = get_rank(), get_world_size()
+
+        def i2t(row: int, cand: torch.Tensor) -> torch.Tensor:
+            return model.itm_scores(image_embeds[row].expand(len(cand), -1, -1), text_ids[cand], text_atts[cand])
+
+        def t2i(row: int, cand: torch.Tensor) -> torch.Tensor:
+            n = len(cand)
+            return model.itm_scores(image_embeds[cand], text_ids[row].expand(n, -1), text_atts[row].expand(n, -1))
+
+        scores_i2t = all_reduce_sum(itc_topk_itm_rerank(sims, k, i2t, rank, world))
+        scores_t2i = all_reduce_sum(itc_topk_itm_rerank(sims.T.contiguous(), k, t2i, rank, world))
+        model.train(was_training)
+        return scores_i2t, scores_t2i
+
+    @torch.no_grad()
+    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
+        dataset = data_loader.dataset
+        scores_i2t, scores_t2i = self.score_matrices(model, dataset, getattr(data_loader, "batch_size", 32) or 32)
+        metrics: dict[str, float] = {}
+        if is_main_process():
+            metrics = self.metrics(scores_i2t.cpu(), scores_t2i.cpu(), dataset)
+            write_results({"metrics": metrics}, self.result_dir, f"{split}{self.epoch_tag}")
+        from vlkit.common.dist import broadcast_object
+
+        return broadcast_object(metrics)
+
+    def metrics(self, scores_i2t: torch.Tensor, scores_t2i: torch.Tensor, dataset: object) -> dict[str, float]:
+        from vlkit.metrics import retrieval_metrics
+
+        return retrieval_metrics(scores_i2t, scores_t2i, dataset.txt2img, dataset.img2txt)
+
+    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
+        return {}
+
+
+@registry.register_task("video_retrieval")
+class VideoRetrievalTask(RetrievalTask):
+    """Zero-shot text→video retrieval: frames' projections averaged for ITC, concatenated for ITM."""
+
+    def metrics(self, scores_i2t: torch.Tensor, scores_t2i: torch.Tensor, dataset: object) -> dict[str, float]:
+        from vlkit.metrics import video_retrieval_metrics
+
+        return video_retrieval_metrics(scores_t2i, dataset.txt2img, scores_i2t, dataset.img2txt)

@@ -1,0 +1,62 @@
+"""VQA (and zero-shot video QA): weighted answer LM training; answers ranked over the answer list (or generated)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vlkit.common.config import RunConfig
+from vlkit.common.registry import registry
+from vlkit.tasks.base_task import BaseTask
+from vlkit.tasks.common import dedupe, unwrap, write_results
+
+
+@dataclass
+class VQARunConfig(RunConfig):
+    inference_method: str = "rank"  # rank | generate
+    num_ans_candidates: int = 128
+    num_beams: int = 3
+    max_len: int = 10
+    min_len: int = 1
+
+
+@registry.register_task("vqa")
+class VQATask(BaseTask):
+    RUN_CONFIG = VQARunConfig
+
+    @torch.no_grad()
+    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
+        self.eval_dataset = data_loader.dataset
+        return super().evaluation(model, data_loader, split)
+
+    def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
+        r = self.run_cfg
+        answers = unwrap(model).predict_answers(
+            samples,
+            inference_method=r.inference_method,
+            answer_list=getattr(self.eval_dataset, "answer_list", None),
+            num_ans_candidates=r.num_ans_candidates,
+            num_beams=r.num_beams,
+            max_len=r.max_len,
+            min_len=r.min_len,
+        )
+        return [{"question_id": int(q), "answer": a} for q, a in zip(samples["question_id"], answers, strict=True)]
+
+    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
+        from vlkit.metrics import vqa_accuracy
+
+        results = dedupe(results, "question_id")
+        write_results(results, output_dir, f"{split}{self.epoch_tag}")
+        annotations = self.eval_dataset.annotations_for_eval()
+        if not annotations:
+            return {}  # test splits without answers: results are for the evaluation server
+        return vqa_accuracy(results, annotations)
+
+
+@registry.register_task("video_qa")
+class VideoQATask(VQATask):
+    """Zero-shot video QA with the VQA model (frames' features concatenated); accuracy = exact match."""
