@@ -22,6 +22,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "vlkit.capfilt.cli",
         "bootstrap a web dataset: caption with a captioner, filter with ITM (BLIP CapFilt)",
     ),
+    "quickstart": (
+        "vlkit.quickstart",
+        "the BLIP story on the synthetic world: noisy vs CapFilt-bootstrapped pre-training",
+    ),
     "run": ("vlkit.pipelines.cli", "run a pipeline of stages (train / evaluate / capfilt), skipping finished ones"),
 }
 

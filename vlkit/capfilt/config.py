@@ -65,6 +65,7 @@ class CapFiltConfig:
     image_size: int = 0  # 0 = the filter model's own image size
     batch_size: int = 32
     shard_size: int = 256  # items per work shard for json inputs (a wds tar is one shard)
+    max_shards: int = 0  # process only the first N shards (0 = all): quick trials and smoke tests
     output_dir: str = "output/capfilt"
     output_formats: list[str] = field(default_factory=lambda: ["json"])
     output_shard_size: int = 1000

@@ -82,7 +82,7 @@ class CapFiltJob:
     def run(self) -> dict[str, Any]:
         """Process this rank's unfinished shards, then (rank 0) merge everything. Returns the report."""
         self._check_work_dir()
-        shards = list_shards(self.cfg.data, self.cfg.shard_size)
+        shards = list_shards(self.cfg.data, self.cfg.shard_size, self.cfg.max_shards)
         rank, world = dist.get_rank(), dist.get_world_size()
         mine = [s for s in shards if s.index % world == rank]
         todo = [s for s in mine if not self.shard_result_path(s).exists()]

@@ -53,7 +53,7 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
         return [flat[i * num_captions : (i + 1) * num_captions] for i in range(images.shape[0])]
 
     def match_fn(images: torch.Tensor, texts: list[str]) -> torch.Tensor:
-        logits = matcher({"image": images.to(device), "text_input": texts}, match_head="itm")
+        logits = matcher.match({"image": images.to(device), "text_input": texts}, match_head="itm")
         return logits.float().softmax(dim=-1)[:, 1]
 
     return caption_fn, match_fn, transform

@@ -113,7 +113,7 @@ def _extract_wds_images(cfg: CapFiltConfig, pairs: list[dict[str, Any]], image_d
     """For json output of a webdataset input, write the kept images as files the json can point at."""
     image_dir.mkdir(parents=True, exist_ok=True)
     wanted = {p["image"] for p in pairs if p["source"] != "human"}
-    for shard in list_shards(cfg.data, cfg.shard_size):
+    for shard in list_shards(cfg.data, cfg.shard_size, cfg.max_shards):
         for item in iter_shard(shard, cfg.data):
             if item.image_ref in wanted and isinstance(item.image, bytes):
                 target = image_dir / f"{item.key}.jpg"
@@ -138,7 +138,7 @@ def _write_wds(cfg: CapFiltConfig, kept_by_key: dict[str, list[dict[str, Any]]],
         assert tar is not None
         tar.addfile(info, io.BytesIO(data))
 
-    for shard in list_shards(cfg.data, cfg.shard_size):
+    for shard in list_shards(cfg.data, cfg.shard_size, cfg.max_shards):
         for item in iter_shard(shard, cfg.data):
             for j, text in enumerate(kept_by_key.get(item.image_ref, [])):
                 if tar is None or n_in_shard == cfg.output_shard_size:

@@ -7,7 +7,6 @@ Shards are the unit of distribution (rank ``r`` takes shards ``i % world_size ==
 from __future__ import annotations
 
 import glob
-import io
 import json
 import re
 import tarfile
@@ -75,8 +74,13 @@ def _load_json_list(path: str) -> list[dict]:
     return data
 
 
-def list_shards(cfg: WebDataConfig, shard_size: int) -> list[WebShard]:
-    """All work shards of the web dataset, in a fixed order."""
+def list_shards(cfg: WebDataConfig, shard_size: int, max_shards: int = 0) -> list[WebShard]:
+    """The work shards of the web dataset, in a fixed order (the first ``max_shards`` when > 0)."""
+    shards = _all_shards(cfg, shard_size)
+    return shards[:max_shards] if max_shards > 0 else shards
+
+
+def _all_shards(cfg: WebDataConfig, shard_size: int) -> list[WebShard]:
     if cfg.format == "wds":
         return [WebShard(i, Path(p).stem, p) for i, p in enumerate(expand_shard_pattern(cfg.shards or ""))]
     total = len(_load_json_list(cfg.annotations or ""))
@@ -123,17 +127,7 @@ def _iter_tar(path: str) -> Iterator[WebItem]:
 
 
 def open_item_image(item: WebItem) -> object:
-    """Decode an item's image to an RGB PIL image (raises with the item named on failure)."""
-    from PIL import Image
+    """Decode an item's image to RGB (raises ``BadSampleError``, a ValueError, naming the item on failure)."""
+    from vlkit.data.io import load_image
 
-    try:
-        if isinstance(item.image, bytes):
-            if not item.image:
-                raise ValueError("no image member in the shard")
-            img = Image.open(io.BytesIO(item.image))
-        else:
-            img = Image.open(item.image)
-        img.load()
-        return img.convert("RGB")
-    except Exception as err:  # noqa: BLE001 - any decode failure is reported with the item's name.
-        raise ValueError(f"image {item.image_ref!r}: {type(err).__name__}: {err}") from None
+    return load_image(item.image, name=item.image_ref)

@@ -127,7 +127,12 @@ class BaseModel(nn.Module):
             del sd[key]
         result = self.load_state_dict(sd, strict=False)
         optional = self.optional_checkpoint_keys()
-        report.missing_keys = [k for k in result.missing_keys if not k.startswith(optional)]
+        # a tied parameter (e.g. the LM bias under two names) is loaded when any of its names is
+        loaded_ids = {id(t) for n, t in self.state_dict(keep_vars=True).items() if n in sd}
+        tensors = self.state_dict(keep_vars=True)
+        report.missing_keys = [
+            k for k in result.missing_keys if not k.startswith(optional) and id(tensors[k]) not in loaded_ids
+        ]
         report.unexpected_keys = list(result.unexpected_keys)
         self.after_load(list(result.missing_keys))
         if strict and (report.missing_keys or report.unexpected_keys):

@@ -49,6 +49,18 @@ class FeatureMixin:
         return self.itm_head(self.multimodal_embeds(image_embeds, text_ids, text_atts)[:, 0])[:, 1]
 
     @torch.no_grad()
+    def match(self, samples: dict, match_head: str = "itm") -> torch.Tensor:
+        """ITM logits ``[B, 2]`` (``match_head="itm"``) or ITC cosine similarities ``[B]`` (``"itc"``) of pairs."""
+        image_embeds, image_proj = self.image_features(self.image_input(samples))
+        if match_head == "itm":
+            ids, atts = self.tokenize(samples["text_input"])
+            return self.itm_head(self.multimodal_embeds(image_embeds, ids, atts)[:, 0])
+        if match_head == "itc":
+            _, _, _, text_proj = self.text_features(samples["text_input"])
+            return (image_proj * text_proj).sum(dim=-1)
+        raise ValueError(f"match_head must be 'itm' or 'itc', got {match_head!r}")
+
+    @torch.no_grad()
     def extract_features(self, samples: dict, mode: str = "multimodal") -> BlipFeatures:
         """LAVIS-compatible features: ``mode`` is ``image``, ``text`` or ``multimodal``."""
         if mode not in ("image", "text", "multimodal"):

@@ -111,14 +111,7 @@ class BlipImageTextMatching(FeatureMixin, BlipBase):
         self.itm_head = nn.Linear(text_width, 2)
 
     def forward(self, samples: dict, match_head: str = "itm") -> torch.Tensor:
-        image_embeds, image_proj = self.image_features(self.image_input(samples))
-        if match_head == "itm":
-            ids, atts = self.tokenize(samples["text_input"])
-            return self.itm_head(self.multimodal_embeds(image_embeds, ids, atts)[:, 0])
-        if match_head == "itc":
-            _, _, _, text_proj = self.text_features(samples["text_input"])
-            return (image_proj * text_proj).sum(dim=-1)
-        raise ValueError(f"match_head must be 'itm' or 'itc', got {match_head!r}")
+        return self.match(samples, match_head)
 
 
 @registry.register_model("blip_feature_extractor")
