@@ -120,7 +120,10 @@ def test_truncated_and_missing_video(tmp_path: Path) -> None:
 def test_missing_images_dir_says_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "annotations").mkdir()
     (tmp_path / "annotations/coco_karpathy_train.json").write_text("[]")
-    with pytest.raises(FileNotFoundError, match=r"images not found at .*cocodataset.org.*build_info.images.storage"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"images not found at .*train2014 and val2014 from cocodataset.org.*build_info.images.storage",
+    ):
         load_dataset(
             "coco_caption",
             **{
@@ -133,3 +136,69 @@ def test_missing_images_dir_says_what_to_do(tmp_path: Path) -> None:
 def test_missing_annotation_suggests_download(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="vlkit data download coco_caption"):
         load_dataset("coco_caption", **{"build_info.root": str(tmp_path)})
+
+
+def test_rgba_alpha_can_be_dropped_instead(tmp_path: Path) -> None:
+    Image.new("RGBA", (4, 4), (255, 0, 0, 0)).save(tmp_path / "t.png")
+    assert load_image(tmp_path / "t.png", alpha="drop").getpixel((0, 0)) == (255, 0, 0)
+    with pytest.raises(ValueError, match="alpha must be one of"):
+        load_image(tmp_path / "t.png", alpha="keep")
+
+
+def test_sixteen_bit_image_keeps_its_contrast(tmp_path: Path) -> None:
+    img = load_image(_png(tmp_path / "d.png", "I;16"))
+    values = np.asarray(img)[..., 0]
+    assert values.min() == 0 and values.max() == 255
+
+
+def test_bomb_limit_is_configurable_and_counted(broken_json_dataset: dict, tmp_path: Path) -> None:
+    Image.new("RGB", (400, 300)).save(tmp_path / "images" / "big.jpg")
+    entries = [{"image": "big.jpg", "caption": "a big image"}, {"image": "ok.jpg", "caption": "small"}]
+    (tmp_path / "train.json").write_text(json.dumps(entries))
+    ds = load_dataset("image_text_json", on_bad_sample="skip", max_image_pixels=100_000, **broken_json_dataset)
+    batch = ds["train"].collater([ds["train"][0], ds["train"][1]])
+    assert batch["num_skipped"] == 1 and ds["train"].bad_samples.by_reason == {"image too large": 1}
+    strict = load_dataset("image_text_json", on_bad_sample="error", max_image_pixels=100_000, **broken_json_dataset)
+    with pytest.raises(BadSampleError, match=r"big.jpg: image too large: 400x300 .* limit of 100000 .*max_image_pix"):
+        strict["train"][0]
+
+
+def test_missing_image_in_a_curated_dataset_says_where_it_belongs(build_twin) -> None:  # noqa: ANN001
+    ds = build_twin("shapes_coco_caption")["val"]
+    ds.annotation[0] = {**ds.annotation[0], "image": "val2014/COCO_val2014_000000000042.jpg"}
+    with pytest.raises(
+        BadSampleError,
+        match=r"COCO_val2014_000000000042.jpg: image file not found "
+        r"\(Download train2014 and val2014 from cocodataset.org.*; "
+        r"they belong under .*images, or set datasets.shapes_coco_caption.build_info.images.storage\)",
+    ):
+        ds[0]
+
+
+def test_unreadable_video_is_skipped_and_counted(build_twin, tmp_path: Path) -> None:  # noqa: ANN001
+    ds = build_twin("shapes_msrvtt_qa", on_bad_sample="skip")["train"]
+    (tmp_path / "cut.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    ds.annotation[0] = {**ds.annotation[0], "video": str(tmp_path / "cut.mp4")}
+    ds.annotation[1] = {**ds.annotation[1], "video": str(tmp_path / "gone.mp4")}
+    batch = ds.collater([ds[i] for i in range(3)])
+    assert batch["num_skipped"] == 2 and batch["video" if "video" in batch else "image"].shape[0] == 1
+    assert ds.bad_samples.by_reason == {"unreadable video": 1, "video file not found": 1}
+    strict = build_twin("shapes_msrvtt_qa")["train"]
+    strict.annotation[0] = {**strict.annotation[0], "video": str(tmp_path / "cut.mp4")}
+    with pytest.raises(BadSampleError, match=r"cut.mp4: .*run.on_bad_sample=skip"):
+        strict[0]
+
+
+def test_skip_counts_travel_through_dataloader_workers(broken_json_dataset: dict) -> None:
+    import pickle
+
+    from torch.utils.data import DataLoader
+
+    ds = load_dataset("image_text_json", on_bad_sample="skip", **broken_json_dataset)["train"]
+    loader = DataLoader(ds, batch_size=3, num_workers=2, collate_fn=ds.collater)
+    assert sum(b["num_skipped"] for b in loader) == 4
+    ds[1]
+    clone = pickle.loads(pickle.dumps(ds.bad_samples))
+    assert clone.by_reason == {"cannot decode image": 1} and clone.summary() == "1 skipped (cannot decode image: 1)"
+    clone.merge(ds.bad_samples)
+    assert clone.total == 2 and ds.bad_samples.total == 1

@@ -43,21 +43,29 @@ def test_fetch_verifies_sha256(server: tuple[str, Path], tmp_path: Path) -> None
         fetch(f"{url}/missing.json", tmp_path / "out" / "c.json", progress=False)
 
 
-def test_cli_downloads_a_builders_annotations(server: tuple[str, Path], tmp_path: Path) -> None:
+def test_cli_downloads_a_builders_annotations_from_a_base_url(server: tuple[str, Path], tmp_path: Path) -> None:
     url, served = server
-    for name in ("coco_karpathy_train.json", "coco_karpathy_val.json", "coco_karpathy_val_gt.json"):
-        (served / name).write_text("[]")
+    names = [f"coco_karpathy_{s}.json" for s in ("train", "val", "test", "val_gt", "test_gt")]
+    for name in names:
+        (served / name).write_text(f'["{name}"]')
     root = tmp_path / "coco"
-    opts = [
-        "build_info.annotations.train.url=" + f"{url}/coco_karpathy_train.json",
-        "build_info.annotations.val.url=" + f"{url}/coco_karpathy_val.json",
-        "build_info.annotations.val.gt_url=" + f"{url}/coco_karpathy_val_gt.json",
-        "build_info.annotations.test.url=null",
-        "build_info.annotations.test.gt_url=null",
-    ]
-    assert run(["data", "download", "coco_caption", "--root", str(root), "--options", *opts]) == 0
-    assert (root / "annotations/coco_karpathy_train.json").read_text() == "[]"
-    assert (root / "annotations/coco_karpathy_val_gt.json").is_file()
+    assert run(["data", "download", "coco_caption", "--root", str(root), "--base-url", url, "--no-progress"]) == 0
+    for name in names:
+        assert (root / "annotations" / name).read_text() == f'["{name}"]'
+    assert not list(root.rglob("*.part"))
+
+
+def test_cli_checks_a_configured_sha256(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, served = server
+    (served / "nlvr_dev.json").write_text("[]")
+    good = hashlib.sha256(b"[]").hexdigest()
+    args = ["data", "download", "nlvr2", "--root", str(tmp_path), "--base-url", url, "--no-progress", "--options"]
+    keep_dev = ["build_info.annotations.train.url=null", "build_info.annotations.test.url=null"]
+    bad = [*keep_dev, "build_info.annotations.val.sha256=" + "ab" * 32]
+    assert run([*args, *bad]) == 2
+    assert not (tmp_path / "annotations/nlvr_dev.json").exists()
+    assert run([*args, *keep_dev, f"build_info.annotations.val.sha256={good}"]) == 0
+    assert (tmp_path / "annotations/nlvr_dev.json").read_text() == "[]"
 
 
 def test_cli_says_when_nothing_is_public(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import urllib.request
 from pathlib import Path
 
 from vlkit.data.builders.base_builder import BaseDatasetBuilder
+
+logger = logging.getLogger(__name__)
 
 
 def fetch(url: str, target: Path, sha256: str | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
@@ -49,12 +52,35 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_dataset(builder: BaseDatasetBuilder, progress: bool = True) -> list[Path]:
-    """Fetch every file with a public URL in the builder's config; say what else the user must provide."""
+def rebase_url(url: str, base_url: str | None) -> str:
+    """``url`` with everything before its file name replaced by ``base_url`` (a mirror, or a test server)."""
+    if not base_url:
+        return url
+    return f"{base_url.rstrip('/')}/{url.rsplit('/', 1)[-1]}"
+
+
+def download_dataset(builder: BaseDatasetBuilder, progress: bool = True, base_url: str | None = None) -> list[Path]:
+    """Fetch every file with a public URL in the builder's config into its dataset root.
+
+    Args:
+        builder: The dataset's builder (its config names the URLs, targets and checksums).
+        progress: Show a progress bar per file.
+        base_url: Fetch the same file names from this server instead of the configured one.
+
+    Raises:
+        RuntimeError: when nothing is publicly downloadable (saying what to obtain), or a download fails.
+    """
     items = builder.downloads()
     if not items:
         raise RuntimeError(
             f"{builder.name} has no publicly downloadable annotations; {builder.IMAGES_HINT} and put the files "
             f"under {builder.root} as described in docs/datasets.md."
         )
-    return [fetch(url, target, sha, progress) for url, target, sha in items]
+    paths = [fetch(rebase_url(url, base_url), target, sha, progress) for url, target, sha in items]
+    logger.info(
+        "%s: annotations are in %s. %s (media are never downloaded by vlkit).",
+        builder.name,
+        builder.root,
+        builder.IMAGES_HINT,
+    )
+    return paths

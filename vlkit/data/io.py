@@ -7,18 +7,31 @@ import warnings
 from pathlib import Path
 
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own default decompression-bomb threshold
+ALPHA_MODES = ("composite", "drop")  # transparent pixels become white, or keep their stored colour
 
 
 class BadSampleError(ValueError):
-    """A sample that cannot be used; ``source`` is the file (or item), ``reason`` what is wrong with it."""
+    """A sample that cannot be used.
 
-    def __init__(self, source: str, reason: str) -> None:
+    Args:
+        source: The file (or annotation item) at fault.
+        reason: What is wrong with it, and what to do.
+        kind: Short category for the skip counts (default: ``reason`` up to its first parenthesis).
+    """
+
+    def __init__(self, source: str, reason: str, kind: str | None = None) -> None:
         super().__init__(f"{source}: {reason}")
         self.source, self.reason = source, reason
+        self.kind = kind or reason.split(" (")[0]
 
 
-def _to_rgb(img: object) -> object:
-    """Convert any PIL mode to RGB: alpha is composited on white; 16-bit/float is rescaled to 8 bits."""
+def _to_rgb(img: object, alpha: str = "composite") -> object:
+    """Convert any PIL mode to RGB.
+
+    Alpha (RGBA, LA, palette transparency) is composited on white (``alpha="composite"``, what a viewer
+    shows) or dropped (``"drop"``: the stored colour of transparent pixels, often black). 16-bit and float
+    images are rescaled from their own min..max to 8 bits; CMYK, grayscale and palette go through PIL.
+    """
     from PIL import Image
 
     mode = img.mode
@@ -36,25 +49,34 @@ def _to_rgb(img: object) -> object:
         mode = "RGBA"
     if mode in ("RGBA", "LA", "PA"):
         rgba = img.convert("RGBA")
+        if alpha == "drop":
+            return rgba.convert("RGB")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
 def load_image(
-    source: str | Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    source: str | Path | bytes,
+    name: str | None = None,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    alpha: str = "composite",
 ) -> object:
     """Open an image as RGB PIL.
 
     Args:
         source: A path, or the encoded bytes (then ``name`` labels errors).
+        name: Label of ``source`` in errors.
         max_pixels: Refuse images larger than this (decompression bombs).
+        alpha: ``composite`` transparent images on white, or ``drop`` the alpha channel.
 
     Raises:
         BadSampleError: missing, empty, undecodable or oversized image.
     """
     from PIL import Image
 
+    if alpha not in ALPHA_MODES:
+        raise ValueError(f"alpha must be one of {ALPHA_MODES} (datasets.<name>.alpha), got {alpha!r}")
     label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
     if isinstance(source, bytes):
         if not source:
@@ -76,10 +98,13 @@ def load_image(
             w, h = img.size
             if w * h > max_pixels:
                 raise BadSampleError(
-                    label, f"image is {w}x{h} = {w * h} pixels, above the limit of {max_pixels} (max_image_pixels)"
+                    label,
+                    f"image too large: {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
+                    "(raise datasets.<name>.max_image_pixels if the image is genuine)",
+                    kind="image too large",
                 )
             img.load()
-        return _to_rgb(img)
+        return _to_rgb(img, alpha)
     except BadSampleError:
         raise
     except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
@@ -100,5 +125,7 @@ def decode_text(raw: str | bytes | None, source: str) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise BadSampleError(source, f"caption is not valid UTF-8 ({err.reason} at byte {err.start})") from None
+            raise BadSampleError(
+                source, f"caption is not valid UTF-8 ({err.reason} at byte {err.start})", kind="caption not UTF-8"
+            ) from None
     return str(raw)

@@ -32,7 +32,8 @@ class DatasetConfig:
     vis_processor: dict[str, Any] = field(default_factory=dict)
     text_processor: dict[str, Any] = field(default_factory=dict)
     max_samples: int = 0
-    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # larger images are bad samples (decompression bombs)
+    alpha: str = "composite"  # transparent images: composite on white, or drop the alpha channel
     on_bad_sample: str = "auto"
     description: str = ""
 
@@ -78,9 +79,14 @@ class BaseDatasetBuilder:
         p = Path(str(rel)).expanduser()
         return p if p.is_absolute() else self.root / p
 
-    def media_root(self, key: str = "images") -> Path:
+    def path_or_default(self, key: str = "images") -> Path:
+        """Where ``build_info.<key>.storage`` points (default: ``<root>/<key>``)."""
         info = self.cfg.build_info.get(key) or {}
-        root = self.path(info.get("storage", key))
+        return self.path(info.get("storage", key))
+
+    def media_root(self, key: str = "images") -> Path:
+        """The images (or videos) directory; raises saying how to obtain it when it is missing."""
+        root = self.path_or_default(key)
         if not root.is_dir():
             raise FileNotFoundError(
                 f"{self.name}: {key} not found at {root}. {self.IMAGES_HINT}, and put them there "
@@ -117,7 +123,8 @@ class BaseDatasetBuilder:
         except json.JSONDecodeError as err:
             raise ConfigError(f"{path}: not valid JSON ({err}).") from None
 
-    def common_kwargs(self, split: str) -> dict[str, Any]:
+    def common_kwargs(self, split: str, media: str = "images") -> dict[str, Any]:
+        """Keyword arguments every :class:`~vlkit.data.datasets.VLDataset` of ``split`` takes."""
         vis, txt = self.processors(split)
         return {
             "vis_processor": vis,
@@ -125,6 +132,9 @@ class BaseDatasetBuilder:
             "name": f"{self.name}/{split}",
             "policy": self.policy,
             "max_image_pixels": self.cfg.max_image_pixels,
+            "alpha": self.cfg.alpha,
+            "missing_hint": f"{self.IMAGES_HINT}; they belong under {self.path_or_default(media)}, or set "
+            f"datasets.{self.name}.build_info.{media}.storage",
         }
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
@@ -153,6 +163,7 @@ class BaseDatasetBuilder:
             for key in ("", "gt_", "answer_list_", "eval_"):
                 url = info.get(f"{key}url")
                 store = info.get(f"{key}storage" if key else "storage")
+                sha = info.get(f"{key}sha256")
                 if url and store:
-                    items.append((str(url), self.path(store), info.get(f"{key}sha256")))
+                    items.append((str(url), self.path(store), str(sha).lower() if sha is not None else None))
         return items

@@ -29,7 +29,10 @@ from vlkit.data.datasets import (
 class CaptionBuilder(BaseDatasetBuilder):
     """COCO-Karpathy style captioning: pairs for training, one entry per image (+ COCO gt) for evaluation."""
 
-    IMAGES_HINT = "Download the COCO 2014 train/val images from cocodataset.org"
+    IMAGES_HINT = (
+        "Download train2014 and val2014 from cocodataset.org and unpack both (annotation paths look like "
+        "val2014/COCO_val2014_000000391895.jpg)"
+    )
     ID_KEY: ClassVar[str] = "image_id"
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
@@ -129,7 +132,7 @@ class VideoRetrievalBuilder(BaseDatasetBuilder):
     IMAGES_HINT = "Download the MSRVTT videos (the 1k-A test split) and unpack the .mp4 files"
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
-        kw = self.common_kwargs(split)
+        kw = self.common_kwargs(split, "videos")
         root = self.media_root("videos")
         if split == "train":
             return VideoCaptionDataset(annotation, vis_root=root, **kw)
@@ -140,7 +143,7 @@ class VideoQABuilder(BaseDatasetBuilder):
     IMAGES_HINT = "Download the dataset's videos (MSRVTT or MSVD) and unpack them"
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
-        kw = self.common_kwargs(split)
+        kw = self.common_kwargs(split, "videos")
         root = self.media_root("videos")
         if split == "train":
             return VideoQADataset(annotation, vis_root=root, **kw)
@@ -186,5 +189,7 @@ class WebDatasetBuilder(BaseDatasetBuilder):
             policy=self.policy,
             resample=bool(self.cfg.build_info.get("resample", False)),
             length=length,
+            max_image_pixels=self.cfg.max_image_pixels,
+            alpha=self.cfg.alpha,
         )
         return {"train": ds}

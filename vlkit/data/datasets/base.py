@@ -40,6 +40,9 @@ class VLDataset(Dataset):
         vis_root: Directory image/video paths are relative to.
         name: Dataset name used in messages.
         policy: ``error`` or ``skip`` for bad samples.
+        max_image_pixels: Decompression-bomb limit (``datasets.<name>.max_image_pixels``).
+        alpha: ``composite`` transparent images on white or ``drop`` their alpha (``datasets.<name>.alpha``).
+        missing_hint: Appended to "file not found" errors: where the media come from and which key points at them.
     """
 
     def __init__(
@@ -51,6 +54,8 @@ class VLDataset(Dataset):
         name: str,
         policy: str = "error",
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        missing_hint: str = "",
+        alpha: str = "composite",
     ) -> None:
         self.annotation = annotation
         self.vis_processor = vis_processor
@@ -59,6 +64,8 @@ class VLDataset(Dataset):
         self.name = name
         self.policy = policy
         self.max_image_pixels = max_image_pixels
+        self.missing_hint = missing_hint
+        self.alpha = alpha
         self.bad_samples = BadSampleCounter(name)
 
     def __len__(self) -> int:
@@ -72,20 +79,28 @@ class VLDataset(Dataset):
         try:
             return self.load(index)
         except (BadSampleError, ValueError, RuntimeError) as err:
-            if not isinstance(err, BadSampleError) and not _is_input_error(err):
+            bad = as_bad_sample(err, f"{self.name}[{index}]")
+            if bad is None:
                 raise
-            source, reason = (
-                (err.source, err.reason) if isinstance(err, BadSampleError) else (f"sample {index}", str(err))
-            )
             if self.policy == "error":
                 raise BadSampleError(
-                    f"{self.name}[{index}] {source}", f"{reason}. Fix or remove it, or set run.on_bad_sample=skip"
+                    f"{self.name}[{index}] {bad.source}",
+                    f"{bad.reason}. Fix or remove it, or set run.on_bad_sample=skip",
+                    bad.kind,
                 ) from None
-            self.bad_samples.record(source, reason)
+            self.bad_samples.record(bad.source, bad.reason, bad.kind)
             return None
 
+    def check_exists(self, path: Path, what: str) -> None:
+        """Raise a :class:`BadSampleError` that says where the file should come from when it is missing."""
+        if not path.is_file():
+            hint = f" ({self.missing_hint})" if self.missing_hint else ""
+            raise BadSampleError(str(path), f"{what} file not found{hint}")
+
     def image(self, rel: str) -> torch.Tensor:
-        img = load_image(self.vis_root / rel, max_pixels=self.max_image_pixels)
+        path = self.vis_root / rel
+        self.check_exists(path, "image")
+        img = load_image(path, max_pixels=self.max_image_pixels, alpha=self.alpha)
         return self.vis_processor(img) if self.vis_processor is not None else img
 
     def text(self, raw: str | bytes | None, source: str) -> str:
@@ -94,13 +109,21 @@ class VLDataset(Dataset):
             return text
         try:
             return self.text_processor(text)
-        except ValueError as err:
-            raise BadSampleError(source, str(err)) from None
+        except ValueError as err:  # EmptyTextError: nothing left after cleaning
+            raise BadSampleError(source, str(err), kind="empty text") from None
 
     def collater(self, samples: list[dict | None]) -> dict[str, Any]:
         return collate(samples)
 
 
-def _is_input_error(err: Exception) -> bool:
-    """Errors raised by processors for bad input (empty text, undecodable video)."""
-    return type(err).__name__ in ("EmptyTextError", "VideoDecodeError")
+def as_bad_sample(err: Exception, item: str) -> BadSampleError | None:
+    """``err`` as a :class:`BadSampleError` when it is about bad input (else ``None``: a bug to raise)."""
+    if isinstance(err, BadSampleError):
+        return err
+    kind = type(err).__name__
+    if kind == "EmptyTextError":  # raised by the text processors
+        return BadSampleError(item, str(err), kind="empty text")
+    if kind == "VideoDecodeError":  # raised by the video processors; the message starts with the path
+        source, _, reason = str(err).partition(": ")
+        return BadSampleError(source, reason or str(err), kind="unreadable video")
+    return None

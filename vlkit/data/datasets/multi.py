@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vlkit.data.datasets.base import VLDataset
+from vlkit.data.io import BadSampleError
 
 
 class NLVRDataset(VLDataset):
@@ -14,7 +15,7 @@ class NLVRDataset(VLDataset):
         entry = self.annotation[index]
         label = str(entry["label"]).lower()
         if label not in ("true", "false"):
-            raise ValueError(f"label must be True/False, got {entry['label']!r}")
+            raise BadSampleError(f"{entry['images'][0]} (label)", f"label must be True/False, got {entry['label']!r}")
         return {
             "image0": self.image(entry["images"][0]),
             "image1": self.image(entry["images"][1]),

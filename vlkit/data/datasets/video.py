@@ -16,10 +16,7 @@ class VideoMixin:
 
     def visual(self, rel: str) -> torch.Tensor:
         path = self.vis_root / rel
-        if not path.is_file():
-            from vlkit.data.io import BadSampleError
-
-            raise BadSampleError(str(path), "video file not found")
+        self.check_exists(path, "video")
         return self.vis_processor(str(path))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from vlkit.data.datasets.base import VLDataset, collate
+from vlkit.data.io import BadSampleError
 
 
 class VQADataset(VLDataset):
@@ -25,7 +26,7 @@ class VQADataset(VLDataset):
         answers = entry["answer"] if isinstance(entry["answer"], list) else [entry["answer"]]
         counts = Counter(a.strip().lower() for a in answers if a and a.strip())
         if not counts:
-            raise ValueError("question has no answer")
+            raise BadSampleError(f"question {entry.get('question_id', index)}", "question has no answer")
         total = sum(counts.values())
         return {
             "image": self.visual(entry[self.media_key]),

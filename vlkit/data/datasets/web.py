@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from torch.utils.data import IterableDataset, get_worker_info
 
 from vlkit.data.bad_samples import BadSampleCounter
-from vlkit.data.datasets.base import collate
-from vlkit.data.io import BadSampleError, decode_text, load_image
+from vlkit.data.datasets.base import as_bad_sample, collate
+from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS, BadSampleError, decode_text, load_image
+
+logger = logging.getLogger(__name__)
 
 
 class WebImageTextDataset(IterableDataset):
@@ -17,15 +21,25 @@ class WebImageTextDataset(IterableDataset):
 
     Args:
         shards: The tar files.
-        resample: Draw shards with replacement forever (for iteration-based training), else one pass.
+        vis_processor: PIL image → tensor (``None`` keeps the PIL image).
+        text_processor: Caption cleaning (``None`` keeps the text).
+        name: Dataset name used in messages.
         policy: Web data defaults to ``skip``: bad samples are counted and logged, never silently dropped.
+        resample: Each epoch, every reader draws its shards with replacement (seeded by seed, epoch and
+            reader) instead of reading its disjoint share once: for iteration-based training.
+        rank: Override the distributed rank (default: ``vlkit.common.dist``).
+        world_size: Override the world size.
+        seed: Seed of the resampling draw.
+        length: Samples per epoch, when known (``build_info.num_samples``).
+        max_image_pixels: Decompression-bomb limit.
+        alpha: ``composite`` transparent images on white, or ``drop`` their alpha.
     """
 
     def __init__(
         self,
         shards: list[str],
-        vis_processor: Callable,
-        text_processor: Callable,
+        vis_processor: Callable | None,
+        text_processor: Callable | None,
         name: str,
         policy: str = "skip",
         resample: bool = False,
@@ -33,6 +47,8 @@ class WebImageTextDataset(IterableDataset):
         world_size: int | None = None,
         seed: int = 0,
         length: int | None = None,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        alpha: str = "composite",
     ) -> None:
         self.shards, self.vis_processor, self.text_processor = list(shards), vis_processor, text_processor
         self.name, self.policy, self.resample, self.seed = name, policy, resample, seed
@@ -40,6 +56,8 @@ class WebImageTextDataset(IterableDataset):
         self.bad_samples = BadSampleCounter(name)
         self.epoch = 0
         self.length = length
+        self.max_image_pixels = max_image_pixels
+        self.alpha = alpha
 
     def __len__(self) -> int:
         if self.length is None:
@@ -49,35 +67,65 @@ class WebImageTextDataset(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def my_shards(self) -> list[str]:
+    def _position(self) -> tuple[int, int]:
+        """(reader index, number of readers) of this (rank, DataLoader worker) pair."""
         from vlkit.common.dist import get_rank, get_world_size
 
         rank = get_rank() if self._rank is None else self._rank
         world = get_world_size() if self._world is None else self._world
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
-        return self.shards[rank * nw + wid :: world * nw]
+        return rank * nw + wid, world * nw
 
-    def _samples(self) -> Iterator[dict[str, Any]]:
-        import random
+    def my_shards(self) -> list[str]:
+        """This reader's shards: a disjoint split by rank and worker, or (``resample``) a seeded draw with
+        replacement of as many shards, different for every reader and epoch."""
+        reader, readers = self._position()
+        if self.resample:
+            rng = random.Random(f"{self.seed}:{self.epoch}:{reader}")
+            return [rng.choice(self.shards) for _ in range(max(1, len(self.shards) // readers))]
+        if len(self.shards) < readers:
+            logger.warning(
+                "%s: %d shards for %d readers (ranks x workers): some readers get no data; write more, smaller "
+                "shards or use fewer DataLoader workers",
+                self.name,
+                len(self.shards),
+                readers,
+            )
+        return self.shards[reader::readers]
 
-        import webdataset as wds
+    def _samples(self) -> Iterator[dict[str, Any] | None]:
+        try:
+            import webdataset as wds
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(
+                f"{self.name}: reading webdataset shards needs the 'webdataset' package: pip install webdataset"
+            ) from None
 
         shards = self.my_shards()
-        if self.resample:
-            rng = random.Random(self.seed + self.epoch)
-            shards = [rng.choice(self.shards) for _ in range(max(1, len(shards)))]
-        for sample in wds.WebDataset(shards, shardshuffle=False, empty_check=False):
+        # We split shards by rank and worker ourselves; webdataset's own splitters would split again.
+        for sample in wds.WebDataset(
+            shards, shardshuffle=False, empty_check=False, nodesplitter=None, workersplitter=None
+        ):
             key = sample.get("__key__", "?")
+            source = f"{sample.get('__url__', '')}:{key}"
             try:
                 image_bytes = sample.get("jpg", sample.get("jpeg", sample.get("png", b"")))
-                image = load_image(image_bytes, name=f"{sample.get('__url__', '')}:{key}")
-                text = decode_text(sample.get("txt"), f"{key} (txt)")
-                yield {"image": self.vis_processor(image), "text_input": self.text_processor(text)}
+                image = load_image(image_bytes, name=source, max_pixels=self.max_image_pixels, alpha=self.alpha)
+                text = decode_text(sample.get("txt"), f"{source} (txt)")
+                yield {
+                    "image": self.vis_processor(image) if self.vis_processor else image,
+                    "text_input": self.text_processor(text) if self.text_processor else text,
+                }
             except (BadSampleError, ValueError) as err:
-                if self.policy == "error":
+                bad = as_bad_sample(err, source)
+                if bad is None:
                     raise
-                self.bad_samples.record(key, str(err))
+                if self.policy == "error":
+                    raise BadSampleError(
+                        bad.source, f"{bad.reason}. Fix or remove it, or set run.on_bad_sample=skip", bad.kind
+                    ) from None
+                self.bad_samples.record(bad.source, bad.reason, bad.kind)
                 yield None
 
     def __iter__(self) -> Iterator[dict[str, Any] | None]:
