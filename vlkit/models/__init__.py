@@ -10,13 +10,29 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from vlkit.common.config import load_model_default_config
+from vlkit.common.config import ConfigError, load_model_default_config
 from vlkit.common.registry import registry
 from vlkit.models import blip  # noqa: F401  (registers the BLIP models)
 from vlkit.models.base_model import BaseModel
 from vlkit.models.checkpoint import CheckpointError, LoadReport
+from vlkit.models.zoo import model_zoo
+
+
+def _saved_config(checkpoint: str | Path | None, name: str) -> DictConfig | None:
+    """The ``model:`` section written by :meth:`BaseModel.save_checkpoint` next to ``checkpoint``, if any."""
+    if checkpoint is None or isinstance(checkpoint, dict) or "://" in str(checkpoint):
+        return None
+    path = Path(checkpoint).expanduser()
+    side = path.with_suffix(".yaml")
+    if path.suffix != ".safetensors" or not side.is_file():
+        return None
+    saved = OmegaConf.load(side)
+    saved = saved.model if "model" in saved else saved
+    if saved.get("arch") not in (None, name):
+        raise ConfigError(f"{path} was saved from a {saved.arch!r} model (see {side}); load it with that name.")
+    return saved
 
 
 def load_model(
@@ -26,39 +42,54 @@ def load_model(
     device: str | torch.device = "cpu",
     checkpoint: str | Path | None = None,
     pretrained: bool = True,
+    strict: bool = True,
     **overrides: Any,
 ) -> BaseModel:
     """Build a registered model.
 
     Args:
-        name: Registered model name (``vlkit list models``).
+        name: Registered model name (``print(model_zoo)``).
         model_type: One of the model's types (its YAML under ``vlkit/configs/models/<name>/``).
         is_eval: Put the model in eval mode.
         device: Where to put it.
         checkpoint: Weights to load instead of the type's released ones: a URL, a ``.pth`` (original
-            ``{"model": ...}`` or a bare state dict), a ``.safetensors`` file or a transformers BLIP directory.
-            Loaded strictly.
+            ``{"model": ...}`` or a bare state dict), a ``.safetensors`` file (a ``save_checkpoint`` file
+            also restores the config saved beside it) or a transformers BLIP directory.
         pretrained: Load the released weights named by the YAML; ``False`` gives random weights and no I/O.
+        strict: Fail on missing/unexpected ``checkpoint`` keys (``False`` keeps the matching ones, e.g.
+            pre-training weights into a task model).
         **overrides: ``model:`` config keys to change (e.g. ``image_size=224``).
+
+    Raises:
+        CheckpointError: when the checkpoint cannot be read or does not fit (keys listed by name).
     """
     model_cls = registry.get_model_class(name)
-    cfg = OmegaConf.merge(load_model_default_config(model_cls, model_type), overrides)
+    cfg = load_model_default_config(model_cls, model_type)
+    saved = _saved_config(checkpoint, name)
+    if saved is not None:
+        cfg = OmegaConf.merge(cfg, saved)
+    cfg = OmegaConf.merge(cfg, overrides)
     cfg.model_type = model_type
     model = model_cls.from_config(cfg, load_weights=pretrained and checkpoint is None)
     if checkpoint is not None:
-        model.load_checkpoint(checkpoint, strict=True)
+        model.load_checkpoint(checkpoint, strict=strict)
     model = model.to(device)
     return model.eval() if is_eval else model
 
 
 def load_preprocess(config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(vis_processors, txt_processors)`` with ``train``/``eval`` entries from a model's ``preprocess`` section."""
+    """``(vis_processors, txt_processors)`` with ``train``/``eval`` entries from a ``preprocess`` section.
+
+    Args:
+        config: a model config (dataclass or mapping) holding ``preprocess``, or the section itself.
+    """
     from vlkit.processors import load_processor
 
-    pre = OmegaConf.create(config.preprocess if hasattr(config, "preprocess") else config.get("preprocess", {}))
+    pre = config.preprocess if hasattr(config, "preprocess") else config.get("preprocess", config)
+    pre = OmegaConf.create(pre or {})
     out: list[dict[str, Any]] = []
     for key in ("vis_processor", "text_processor"):
-        section = pre.get(key, {}) or {}
+        section = pre.get(key) or {}
         procs = {}
         for split in ("train", "eval"):
             if split in section:
@@ -77,36 +108,14 @@ def load_model_and_preprocess(
     pretrained: bool = True,
     **overrides: Any,
 ) -> tuple[BaseModel, dict[str, Any], dict[str, Any]]:
-    """``(model, vis_processors, txt_processors)``, LAVIS-style; see :func:`load_model`."""
+    """``(model, vis_processors, txt_processors)`` as in LAVIS; arguments as :func:`load_model`.
+
+    The processors come from the model type's ``preprocess:`` section, each with ``"train"`` and ``"eval"``.
+    """
     model = load_model(name, model_type, is_eval, device, checkpoint, pretrained, **overrides)
     vis, txt = load_preprocess(model.config)
     return model, vis, txt
 
-
-class ModelZoo:
-    """``print(model_zoo)`` lists every registered model and its types."""
-
-    def items(self) -> list[tuple[str, list[str]]]:
-        return [
-            (n, sorted(getattr(registry.get_model_class(n), "PRETRAINED_MODEL_CONFIG_DICT", {})))
-            for n in registry.list_models()
-        ]
-
-    def __str__(self) -> str:
-        rows = self.items()
-        width = max((len(n) for n, _ in rows), default=10) + 2
-        lines = [f"{'Architecture':{width}s}Types", "=" * (width + 40)]
-        lines += [f"{n:{width}s}{', '.join(types)}" for n, types in rows]
-        return "\n".join(lines)
-
-    def __iter__(self):  # noqa: ANN204
-        return iter(self.items())
-
-    def __len__(self) -> int:
-        return len(self.items())
-
-
-model_zoo = ModelZoo()
 
 __all__ = [
     "BaseModel",

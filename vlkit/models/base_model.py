@@ -52,15 +52,16 @@ class BaseModel(nn.Module):
         """Build the architecture from a ``model:`` section, then load the weights it names.
 
         ``load_finetuned``/``finetuned`` are loaded strictly; ``load_pretrained``/``pretrained`` keep only the
-        keys this model has (e.g. pre-training weights into a task model), with a logged report.
+        keys this model has (e.g. pre-training weights into a task model), with a logged report. A
+        ``finetuned_sha256``/``pretrained_sha256`` config value is checked against the downloaded file.
         """
         model = cls(cls.build_config(cfg))
         c = model.config
         if load_weights:
-            if getattr(c, "load_finetuned", False) and getattr(c, "finetuned", None):
-                model.load_checkpoint(c.finetuned, strict=True)
-            elif getattr(c, "load_pretrained", False) and getattr(c, "pretrained", None):
-                model.load_checkpoint(c.pretrained, strict=False)
+            for which, strict in (("finetuned", True), ("pretrained", False)):
+                if getattr(c, f"load_{which}", False) and getattr(c, which, None):
+                    model.load_checkpoint(getattr(c, which), strict=strict, sha256=getattr(c, f"{which}_sha256", None))
+                    break
         return model
 
     @classmethod
@@ -102,9 +103,16 @@ class BaseModel(nn.Module):
     ) -> LoadReport:
         """Load weights from a URL, file, transformers dir or state dict.
 
-        Position embeddings are interpolated when the checkpoint's image grid differs. With ``strict``, any
-        missing or unexpected key is an error listing them; otherwise keys the model lacks are ignored and
-        the report says what was left at its initial value.
+        The model's :meth:`adapt_state_dict` runs first; position embeddings (also the momentum ViT's) are
+        interpolated when the checkpoint's image grid differs. With ``strict``, any missing, unexpected or
+        wrongly shaped key is an error listing them, and the model is left unchanged; otherwise only the
+        matching keys are loaded and the report says what was left at its initial value.
+
+        Args:
+            source: URL, ``.pth``/``.safetensors`` file, transformers BLIP directory, or a state dict.
+            strict: fail unless the checkpoint fits exactly (keys in ``optional_checkpoint_keys`` may be absent).
+            sha256: expected digest of a downloaded file.
+            allow_unsafe_pickle: unpickle arbitrary objects (only for files you trust).
 
         Raises:
             CheckpointError: naming the source and the offending keys.
@@ -117,29 +125,30 @@ class BaseModel(nn.Module):
             if sd[key].shape != own[key].shape:
                 sd[key] = interpolate_pos_embed(sd[key], own[key].shape[1] - 1)
                 report.interpolated.append(key)
-        for key in [k for k in sd if k in own and sd[k].shape != own[k].shape]:
-            if strict:
-                raise CheckpointError(
-                    f"{label}: '{key}' has shape {tuple(sd[key].shape)} but the model expects {tuple(own[key].shape)}. "
-                    f"Check model.model_type (e.g. base vs large) matches the checkpoint."
-                )
-            report.skipped_shape_mismatch.append(key)
-            del sd[key]
-        result = self.load_state_dict(sd, strict=False)
-        optional = self.optional_checkpoint_keys()
-        # a tied parameter (e.g. the LM bias under two names) is loaded when any of its names is
-        loaded_ids = {id(t) for n, t in self.state_dict(keep_vars=True).items() if n in sd}
+        mismatched = [k for k in sd if k in own and sd[k].shape != own[k].shape]
+        usable = {k: v for k, v in sd.items() if k not in mismatched}
         tensors = self.state_dict(keep_vars=True)
+        # a tied parameter (e.g. the LM bias under two names) is loaded when any of its names is
+        loaded_ids = {id(tensors[k]) for k in usable if k in tensors}
+        not_in_checkpoint = [k for k in own if k not in usable]
+        optional = self.optional_checkpoint_keys()
         report.missing_keys = [
-            k for k in result.missing_keys if not k.startswith(optional) and id(tensors[k]) not in loaded_ids
+            k for k in not_in_checkpoint if not k.startswith(optional) and id(tensors[k]) not in loaded_ids
         ]
-        report.unexpected_keys = list(result.unexpected_keys)
-        self.after_load(list(result.missing_keys))
-        if strict and (report.missing_keys or report.unexpected_keys):
-            raise CheckpointError(
-                f"{label} does not match {type(self).__name__}: {report.summary()}. Use the checkpoint made for this "
-                f"model type, or load it as model.pretrained (non-strict) to keep only the matching weights."
+        report.unexpected_keys = [k for k in usable if k not in own]
+        report.skipped_shape_mismatch = mismatched
+        if strict and (report.missing_keys or report.unexpected_keys or mismatched):
+            shapes = "".join(
+                f" '{k}' has shape {tuple(sd[k].shape)} but the model expects {tuple(own[k].shape)}."
+                for k in mismatched[:3]
             )
+            raise CheckpointError(
+                f"{label} does not match {type(self).__name__}: {report.summary()}.{shapes} Use the checkpoint made "
+                f"for this model type (e.g. base vs large), or load it non-strictly (strict=False, or as the YAML's "
+                f"`pretrained`) to keep only the matching weights."
+            )
+        self.load_state_dict(usable, strict=False)
+        self.after_load(not_in_checkpoint)
         (logger.info if strict else logger.warning if report.missing_keys else logger.info)(report.summary())
         return report
 

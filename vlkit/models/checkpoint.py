@@ -20,6 +20,14 @@ from vlkit.models.hub import download, is_url
 logger = logging.getLogger(__name__)
 
 
+# transformers BLIP class -> vlkit.models.convert_hf arch
+HF_CLASS_TO_ARCH = {
+    "BlipForConditionalGeneration": "caption",
+    "BlipForImageTextRetrieval": "retrieval",
+    "BlipForQuestionAnswering": "vqa",
+}
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read or does not fit the model; the message says which and why."""
 
@@ -61,17 +69,29 @@ def _torch_load(path: Path, allow_unsafe_pickle: bool) -> object:
                 f"{path} contains pickled Python objects that are not plain tensors; vlkit refuses to unpickle "
                 f"them because that can run arbitrary code. If you trust the file, pass allow_unsafe_pickle=True."
             ) from None
-        raise CheckpointError(
-            f"Could not read checkpoint {path}: {type(err).__name__}: {msg.splitlines()[0] if msg else ''}. "
-            f"The file may be truncated or corrupt; if it was downloaded, delete it and try again."
-        ) from None
+        raise CheckpointError(_corrupt_message(path, err)) from None
+
+
+def _corrupt_message(path: Path, err: Exception) -> str:
+    msg = str(err).splitlines()[0] if str(err) else ""
+    return (
+        f"Could not read checkpoint {path}: {type(err).__name__}: {msg}. The file is probably truncated or "
+        f"corrupt; if it is a cached download, delete {path} and it will be downloaded again."
+    )
 
 
 def _read_hf_dir(path: Path, hf_arch: str | None) -> dict[str, torch.Tensor]:
+    import json
+
     from vlkit.models.convert_hf import hf_blip_to_vlkit
 
+    architectures = json.loads((path / "config.json").read_text()).get("architectures") or []
+    hf_arch = next((HF_CLASS_TO_ARCH[a] for a in architectures if a in HF_CLASS_TO_ARCH), hf_arch)
     if hf_arch is None:
-        raise CheckpointError(f"{path} is a transformers directory, but this model has no transformers counterpart.")
+        raise CheckpointError(
+            f"{path} is a transformers directory, but neither its config.json `architectures` {architectures} nor "
+            f"the model name a BLIP class vlkit converts ({', '.join(HF_CLASS_TO_ARCH)})."
+        )
     weights = path / "model.safetensors"
     if weights.is_file():
         from safetensors.torch import load_file
@@ -108,8 +128,8 @@ def read_state_dict(
 
             try:
                 sd = load_file(str(path))
-            except Exception as err:  # noqa: BLE001
-                raise CheckpointError(f"Could not read {path}: {err}. The file may be truncated or corrupt.") from None
+            except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+                raise CheckpointError(_corrupt_message(path, err)) from None
         else:
             if allow_unsafe_pickle:
                 warnings.warn(
