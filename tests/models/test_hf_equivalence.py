@@ -149,12 +149,55 @@ def test_text_encoder_matches_in_both_modes() -> None:
             assert (a - b)[att.bool()].abs().max() <= 1e-4
 
 
-def test_state_dict_round_trip_through_transformers_layout(small_models: tuple) -> None:
-    hf, _, _ = small_models
-    ours = hf_blip_to_vlkit(hf.state_dict(), "caption")
-    assert "visual_encoder.blocks.1.attn.proj.weight" in ours and "text_decoder.bert.embeddings.position_ids" in ours
-    back = vlkit_to_hf_blip(ours, "caption")
-    assert set(back) == set(hf.state_dict())
+@pytest.mark.parametrize(
+    "arch,hf_class",
+    [
+        ("caption", "BlipForConditionalGeneration"),
+        ("retrieval", "BlipForImageTextRetrieval"),
+        ("vqa", "BlipForQuestionAnswering"),
+    ],
+)
+def test_state_dict_round_trip_through_transformers_layout(arch: str, hf_class: str) -> None:
+    cfg = transformers.BlipConfig(
+        text_config=dict(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=64,
+            encoder_hidden_size=24,
+            vocab_size=30524,
+        ),
+        vision_config=dict(
+            hidden_size=24,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=96,
+            image_size=32,
+            patch_size=16,
+            layer_norm_eps=1e-6,
+        ),
+    )
+    hf_state = getattr(transformers, hf_class)(cfg).state_dict()
+    ours = hf_blip_to_vlkit(hf_state, arch)
+    assert "visual_encoder.blocks.0.attn.proj.weight" in ours and "visual_encoder.pos_embed" in ours
+    # every converted part loads strictly into vlkit's modules
+    vit = VisionTransformer(VisionConfig(image_size=32, patch_size=16, width=24, depth=1, num_heads=4))
+    vit.load_state_dict(
+        {k.removeprefix("visual_encoder."): v for k, v in ours.items() if k.startswith("visual_encoder.")}
+    )
+    text_cfg = med_config("base", hidden_size=32, num_layers=1, num_heads=4, intermediate_size=64, encoder_width=24)
+    parts = {"text_encoder.": MedTextModel(text_cfg), "text_decoder.": MedForCausalLM(text_cfg)}
+    loaded = 0
+    for prefix, module in parts.items():
+        sub = {k.removeprefix(prefix): v for k, v in ours.items() if k.startswith(prefix)}
+        if sub:
+            module.load_state_dict(sub)
+            loaded += 1
+    assert loaded == (2 if arch == "vqa" else 1)
+    back = vlkit_to_hf_blip(ours, arch)
+    assert set(back) == set(hf_state) and all(back[k] is hf_state[k] for k in back)
+    with pytest.raises(ValueError, match="caption"):
+        hf_blip_to_vlkit(hf_state, "nlvr")
 
 
 @pytest.mark.slow
