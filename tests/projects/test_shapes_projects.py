@@ -45,8 +45,11 @@ def _task(cfg: Path) -> str:
     return next(line.split(":")[1].strip() for line in cfg.read_text().splitlines() if line.strip().startswith("task:"))
 
 
-def _check(task: str, metrics: dict[str, dict[str, float]]) -> None:
+def _check(task: str, metrics: dict[str, dict[str, float]], job: Path) -> None:
     assert metrics, "no evaluation metrics were logged"
+    written = {p.stem for p in (job / "result").glob("*.json")}
+    for split in metrics:  # each evaluated split wrote its results (name: split + optional epoch tag)
+        assert any(name.startswith(split.replace("/", "_")) for name in written), (split, written)
     for split_metrics in metrics.values():
         for key, (lo, hi) in EXPECTED[task].items():
             assert key in split_metrics, (key, split_metrics)
@@ -67,7 +70,7 @@ def test_train_config_runs_and_evaluates(cfg: Path, tmp_path: Path) -> None:
     task = _task(cfg)
     if task != "image_text_pretrain":
         evals = {r["split"]: r for r in records if r.get("type") == "eval"}
-        _check(task, {k: v for k, v in evals.items()})
+        _check(task, evals, job)
 
 
 @pytest.mark.parametrize("cfg", EVAL, ids=lambda p: p.stem)
@@ -76,4 +79,4 @@ def test_eval_config_runs(cfg: Path, tmp_path: Path) -> None:
     assert code == 0
     job = next(p for p in tmp_path.iterdir() if (p / "log.jsonl").is_file())
     evals = {r["split"]: r for r in _records(job) if r.get("type") == "eval"}
-    _check(_task(cfg), evals)
+    _check(_task(cfg), evals, job)

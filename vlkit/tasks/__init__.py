@@ -1,6 +1,15 @@
 """Tasks: how a job builds its model and datasets, what a step computes, how results become metrics."""
 
-from vlkit.tasks import captioning, classification, image_text_pretrain, retrieval, vqa  # noqa: F401 (register)
+from vlkit.tasks import (  # noqa: F401 (register the tasks)
+    captioning,
+    dialogue,
+    image_text_pretrain,
+    multimodal_classification,
+    retrieval,
+    video_qa,
+    video_retrieval,
+    vqa,
+)
 from vlkit.tasks.base_task import BaseTask
 
 __all__ = ["BaseTask"]

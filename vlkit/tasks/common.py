@@ -36,3 +36,40 @@ def dedupe(results: list[dict], key: str) -> list[dict]:
             seen.add(r[key])
             out.append(r)
     return out
+
+
+def ramped_alpha(samples: dict, alpha: float, ramp_epochs: float) -> float:
+    """The ITC distillation weight at this point of training: linear from 0 to ``alpha`` over ``ramp_epochs``.
+
+    The position comes from the runner's ``epoch``/``iters``/``num_iters_per_epoch`` batch keys; without them
+    (a batch outside the training loop) the full ``alpha`` is used.
+    """
+    n = samples.get("num_iters_per_epoch")
+    if not n or ramp_epochs <= 0:
+        return alpha
+    progress = (samples.get("epoch", 0) * n + samples.get("iters", 0)) / (ramp_epochs * n)
+    return alpha * min(1.0, progress)
+
+
+class AlphaRampMixin:
+    """``train_step`` that passes the ramped distillation weight to the model as ``samples["alpha"]``.
+
+    ``run.alpha`` / ``run.alpha_ramp_epochs`` override the model config's ``alpha`` (BLIP: 0.4) and the task's
+    default ramp length (``DEFAULT_RAMP_EPOCHS``).
+    """
+
+    DEFAULT_RAMP_EPOCHS: float = 1.0
+
+    def alpha_for(self, model: nn.Module, samples: dict) -> float:
+        """The weight for this batch (run config, else the model config, else BLIP's 0.4)."""
+        run = self.run_cfg
+        alpha = getattr(run, "alpha", None)
+        if alpha is None:
+            alpha = getattr(getattr(unwrap(model), "config", None), "alpha", 0.4)
+        ramp = getattr(run, "alpha_ramp_epochs", None)
+        return ramped_alpha(samples, float(alpha), self.DEFAULT_RAMP_EPOCHS if ramp is None else float(ramp))
+
+    def train_step(self, model: nn.Module, samples: dict) -> Any:
+        """The model's forward with ``samples["alpha"]`` set."""
+        samples["alpha"] = self.alpha_for(model, samples)
+        return model(samples)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from vlkit.common.config import RunConfig
 from vlkit.common.registry import registry
 from vlkit.tasks.base_task import BaseTask
+from vlkit.tasks.common import AlphaRampMixin
+
+
+@dataclass
+class PretrainRunConfig(RunConfig):
+    """ITC momentum-distillation weight: ``alpha`` (None = the model config's, 0.4) ramped over 2 epochs."""
+
+    alpha: float | None = None
+    alpha_ramp_epochs: float | None = None  # None = DEFAULT_RAMP_EPOCHS
 
 
 @registry.register_task("image_text_pretrain")
-class ImageTextPretrainTask(BaseTask):
+class ImageTextPretrainTask(AlphaRampMixin, BaseTask):
     """Training only needs the base loop; a validation split (if any) is scored by its mean losses."""
+
+    RUN_CONFIG = PretrainRunConfig
+    DEFAULT_RAMP_EPOCHS = 2.0
 
     @torch.no_grad()
     def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:

@@ -15,18 +15,24 @@ from vlkit.common.dist import all_reduce_sum, get_rank, get_world_size, is_main_
 from vlkit.common.registry import registry
 from vlkit.runners.logging import progress
 from vlkit.tasks.base_task import BaseTask
-from vlkit.tasks.common import unwrap, write_results
+from vlkit.tasks.common import AlphaRampMixin, unwrap, write_results
 
 
 @dataclass
 class RetrievalRunConfig(RunConfig):
+    """Evaluation: ITM re-ranks the ITC top ``k_test`` (BLIP: 256 COCO, 128 Flickr); ITC alpha ramp (1 epoch)."""
+
     k_test: int = 256
     text_batch_size: int = 256
+    alpha: float | None = None  # None = the model config's alpha
+    alpha_ramp_epochs: float | None = None  # None = DEFAULT_RAMP_EPOCHS
 
 
 @registry.register_task("retrieval")
-class RetrievalTask(BaseTask):
+class RetrievalTask(AlphaRampMixin, BaseTask):
     """Fine-tune with ITC+ITM; evaluate like BLIP (every rank encodes everything, re-ranking rows are split)."""
+
+    DEFAULT_RAMP_EPOCHS = 1.0
 
     RUN_CONFIG = RetrievalRunConfig
 
@@ -53,7 +59,8 @@ class RetrievalTask(BaseTask):
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=dataset.collater)
         image_embeds, image_proj = [], []
         for batch in progress(loader, len(loader), "encode images", self.progress_mode):
-            embeds, proj = model.image_features(batch["image"].to(self.device))
+            media = batch["image"] if "image" in batch else batch["video"]  # video datasets may use either
+            embeds, proj = model.image_features(media.to(self.device))
             image_embeds.append(embeds)
             image_proj.append(proj)
         image_embeds, image_proj = torch.cat(image_embeds), torch.cat(image_proj)
@@ -92,13 +99,3 @@ class RetrievalTask(BaseTask):
 
     def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
         return {}
-
-
-@registry.register_task("video_retrieval")
-class VideoRetrievalTask(RetrievalTask):
-    """Zero-shot text→video retrieval: frames' projections averaged for ITC, concatenated for ITM."""
-
-    def metrics(self, scores_i2t: torch.Tensor, scores_t2i: torch.Tensor, dataset: object) -> dict[str, float]:
-        from vlkit.metrics import video_retrieval_metrics
-
-        return video_retrieval_metrics(scores_t2i, dataset.txt2img, scores_i2t, dataset.img2txt)

@@ -55,8 +55,3 @@ class VQATask(BaseTask):
         if not annotations:
             return {}  # test splits without answers: results are for the evaluation server
         return vqa_accuracy(results, annotations)
-
-
-@registry.register_task("video_qa")
-class VideoQATask(VQATask):
-    """Zero-shot video QA with the VQA model (frames' features concatenated); accuracy = exact match."""

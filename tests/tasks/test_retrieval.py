@@ -1,0 +1,109 @@
+"""Retrieval evaluation: ITC for all pairs, ITM re-rank of the top k_test, rows split across ranks; alpha ramp."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import vlkit.tasks.retrieval as retrieval_module
+from vlkit.models import load_model
+from vlkit.tasks.common import ramped_alpha
+from vlkit.tasks.retrieval import RetrievalRunConfig, RetrievalTask
+
+
+class _RetrievalEval(torch.utils.data.Dataset):
+    """Three images, two captions each (COCO-Karpathy eval layout)."""
+
+    def __init__(self, video: bool = False) -> None:
+        g = torch.Generator().manual_seed(0)
+        shape = (3, 2, 3, 64, 64) if video else (3, 3, 3, 64, 64)
+        self.images = torch.randn(*shape, generator=g) if video else torch.randn(3, 3, 64, 64, generator=g)
+        self.text = ["a red circle", "red circle", "a blue square", "blue square", "a green star", "green star"]
+        self.txt2img = [0, 0, 1, 1, 2, 2]
+        self.img2txt = [[0, 1], [2, 3], [4, 5]]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"image": self.images[i]}
+
+    def collater(self, batch: list[dict]) -> dict:
+        return {"image": torch.stack([b["image"] for b in batch])}
+
+
+def _task(k_test: int, tmp_path: Path | None = None) -> RetrievalTask:
+    task = RetrievalTask()
+    task.run_cfg = RetrievalRunConfig(task="retrieval", k_test=k_test, text_batch_size=4)
+    task.result_dir = tmp_path
+    return task
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return load_model("blip_retrieval", "tiny").eval()
+
+
+def test_rerank_with_all_candidates_equals_brute_force_itm_plus_itc(model: torch.nn.Module) -> None:
+    dataset = _RetrievalEval()
+    i2t, t2i = _task(k_test=6).score_matrices(model, dataset, batch_size=2)
+    with torch.no_grad():
+        embeds, img_proj = model.image_features(dataset.images)
+        _, ids, atts, txt_proj = model.text_features(dataset.text)
+        itc = img_proj @ txt_proj.T
+        itm = torch.stack([model.itm_scores(embeds[i].expand(6, -1, -1), ids, atts) for i in range(3)])
+    torch.testing.assert_close(i2t, itm + itc, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(t2i, (itm + itc).T, atol=1e-4, rtol=1e-4)
+
+
+def test_rows_split_across_ranks_sum_to_the_single_process_ranking(
+    model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = _RetrievalEval()
+    single = _task(k_test=2).score_matrices(model, dataset, batch_size=3)
+    assert ((single[0] > -100).sum(dim=1) == 2).all()  # only the top-2 ITC candidates are re-scored
+    parts = []
+    for rank in (0, 1):  # what each rank contributes before the all-reduce
+        monkeypatch.setattr(retrieval_module, "get_rank", lambda r=rank: r)
+        monkeypatch.setattr(retrieval_module, "get_world_size", lambda: 2)
+        parts.append(_task(k_test=2).score_matrices(model, dataset, batch_size=3))
+    for direction in (0, 1):
+        summed = parts[0][direction] + parts[1][direction]
+        assert torch.equal(summed.argsort(dim=1, descending=True)[:, :2], single[direction].argsort(1, True)[:, :2])
+
+
+def test_evaluation_reports_recalls_and_writes_json(model: torch.nn.Module, tmp_path: Path) -> None:
+    dataset = _RetrievalEval()
+    loader = torch.utils.data.DataLoader(dataset, batch_size=2, collate_fn=dataset.collater)
+    metrics = _task(k_test=4, tmp_path=tmp_path).evaluation(model, loader, "test")
+    for key in ("txt_r1", "txt_r5", "img_r1", "img_r10", "r_mean"):
+        assert 0.0 <= metrics[key] <= 100.0
+    assert metrics["txt_r10"] == metrics["img_r10"] == 100.0  # 3 images / 6 texts: everything is in the top 10
+    assert metrics["agg_metrics"] == metrics["r_mean"]
+    assert json.loads((tmp_path / "test.json").read_text())["metrics"] == metrics
+
+
+def test_alpha_ramps_over_the_first_epoch_and_is_full_outside_training(model: torch.nn.Module) -> None:
+    task = _task(k_test=2)
+    assert task.alpha_for(model, {}) == pytest.approx(0.4)  # no position keys: full alpha
+    assert task.alpha_for(model, {"epoch": 0, "iters": 0, "num_iters_per_epoch": 10}) == 0.0
+    assert task.alpha_for(model, {"epoch": 0, "iters": 5, "num_iters_per_epoch": 10}) == pytest.approx(0.2)
+    assert task.alpha_for(model, {"epoch": 3, "iters": 5, "num_iters_per_epoch": 10}) == pytest.approx(0.4)
+    assert ramped_alpha({"epoch": 1, "iters": 0, "num_iters_per_epoch": 4}, 0.4, 2.0) == pytest.approx(0.2)
+
+
+def test_train_step_passes_the_ramped_alpha_to_the_model() -> None:
+    seen = {}
+
+    def fake_model(samples: dict) -> str:
+        seen.update(samples)
+        return "out"
+
+    task = _task(k_test=2)
+    task.run_cfg.alpha = 0.8
+    assert task.train_step(fake_model, {"epoch": 0, "iters": 1, "num_iters_per_epoch": 4}) == "out"
+    assert seen["alpha"] == pytest.approx(0.2)
