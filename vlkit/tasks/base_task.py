@@ -47,6 +47,7 @@ class BaseTask:
         self.progress_mode = self.run_cfg.progress if self.run_cfg is not None else "auto"
         self.max_eval_batches = self.run_cfg.max_eval_batches if self.run_cfg is not None else 0
         self.epoch_tag = ""
+        self.eval_dataset: Dataset | None = None
 
     @classmethod
     def setup_task(cls, cfg: Config) -> BaseTask:
@@ -81,6 +82,7 @@ class BaseTask:
 
         Every rank returns the same metrics (broadcast from the main rank).
         """
+        self.eval_dataset = getattr(data_loader, "dataset", None)  # tasks read gt/answer lists from it
         was_training = model.training
         model.eval()
         local: list[dict] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -16,11 +15,6 @@ from vlkit.tasks.common import unwrap, write_results
 @registry.register_task("dialogue")
 class DialogueTask(BaseTask):
     """MRR, R@1/5/10 and mean rank over every round; NDCG on the rounds with dense relevance (val)."""
-
-    @torch.no_grad()
-    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
-        self.eval_dataset = getattr(data_loader, "dataset", None)
-        return super().evaluation(model, data_loader, split)
 
     def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
         scores = unwrap(model).score_options(samples)

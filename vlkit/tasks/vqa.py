@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from vlkit.common.config import RunConfig
@@ -27,11 +25,6 @@ class VQARunConfig(RunConfig):
 @registry.register_task("vqa")
 class VQATask(BaseTask):
     RUN_CONFIG = VQARunConfig
-
-    @torch.no_grad()
-    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
-        self.eval_dataset = data_loader.dataset
-        return super().evaluation(model, data_loader, split)
 
     def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
         r = self.run_cfg
