@@ -1,42 +1,51 @@
 """Generate the synthetic "shapes" vision-language world in the real datasets' on-disk formats.
 
-Everything is deterministic in ``seed``. ``WORLD.json`` is written last, so a half-written world is
-detected and regenerated (see docs/data_formats.md for the layout).
+``generate_world`` writes every part (docs/data_formats.md) into a temporary sibling folder, writes
+``WORLD.json`` (arguments, counts, format version) last and then swaps the folder into place, so readers
+never see a half-written world; an identical existing world is reused. Every image, caption and question
+comes from its own generator seeded by (seed, stream, index): the output is byte-identical for a seed and a
+part does not change when other parts are left out with ``tasks``.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import os
 import shutil
-import tarfile
 import time
-from dataclasses import asdict, dataclass
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from vlkit.data.synthetic.scenes import COLOURS, SHAPES, Scene, clean_captions, random_scene, render, web_caption
-from vlkit.data.synthetic.tasks import dialog_rounds, nlvr_statement, noisy_answers, qa_pairs, write_video
-
-FORMAT_VERSION = 2
-GENERIC_ALT_TEXTS = (
-    "my favourite photo",
-    "image",
-    "click here to see more",
-    "photo of the day",
-    "new post",
-    "untitled",
-    "screenshot",
-    "look at this",
+from vlkit.data.synthetic.caption_sets import (
+    coco_set,
+    flickr_set,
+    nocaps_set,
+    write_images,
+    write_karpathy,
+    write_nocaps,
 )
-HELD_OUT = {("purple", "triangle"), ("orange", "diamond")}  # never in coco train: NoCaps-style novelty
+from vlkit.data.synthetic.files import dump_json
+from vlkit.data.synthetic.nlvr import write_nlvr
+from vlkit.data.synthetic.video import write_videos
+from vlkit.data.synthetic.visdial import write_visdial
+from vlkit.data.synthetic.vqa import write_vg, write_vqa
+from vlkit.data.synthetic.web_noise import write_web
+
+FORMAT_VERSION = 3
+PARTS = ("coco", "flickr30k", "nocaps", "web", "vqa", "vg", "nlvr2", "visdial", "msrvtt", "msvd")
+MARKER = "WORLD.json"
+_ARGUMENTS = ("num_images", "num_web_images", "noise", "seed", "image_size", "num_videos", "shard_size", "tasks")
+VIDEO_FRAMES = {"msrvtt": 16, "msvd": 24}
 
 
 @dataclass
 class WorldInfo:
-    root: str
+    """What ``generate_world`` wrote (the content of ``WORLD.json`` plus the root)."""
+
+    root: Path
     num_images: int
     num_web_images: int
     noise: float
@@ -44,290 +53,106 @@ class WorldInfo:
     image_size: int
     num_videos: int
     shard_size: int
+    tasks: tuple[str, ...] = PARTS
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
-
-def _dump(path: Path, obj: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=None, sort_keys=False), encoding="utf-8")
-
-
-def _jpeg(img: np.ndarray) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes()
-
-
-class _Writer:
-    def __init__(self, root: Path, rng: np.random.Generator, size: int) -> None:
-        self.root, self.rng, self.size = root, rng, size
-
-    def image(self, rel: str, scene: Scene) -> bytes:
-        data = _jpeg(render(scene, self.size, self.rng))
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return data
+    def spec(self) -> dict:
+        """The arguments that determine the world's content (two worlds with equal specs are identical)."""
+        return {
+            "format_version": self.format_version,
+            "num_images": self.num_images,
+            "num_web_images": self.num_web_images,
+            "noise": self.noise,
+            "seed": self.seed,
+            "image_size": self.image_size,
+            "num_videos": self.num_videos,
+            "shard_size": self.shard_size,
+            "tasks": list(self.tasks),
+        }
 
 
-def _caption_sets(w: _Writer, ds: str, n: int, splits: dict[str, float], start_id: int, exclude: set | None) -> dict:
-    """COCO-Karpathy style images+captions for dataset ``ds``; returns split -> [(rel, id, scene, caps)]."""
-    out: dict[str, list] = {s: [] for s in splits}
-    names = list(splits)
-    bounds = np.cumsum([int(round(n * f)) for f in splits.values()])
-    for i in range(n):
-        split = names[int(np.searchsorted(bounds, i, side="right"))] if i < bounds[-1] else names[-1]
-        scene = random_scene(w.rng, exclude=exclude if split == "train" else None)
-        img_id = start_id + i
-        rel = f"{split}/{ds}_{split}_{img_id:012d}.jpg"
-        w.image(f"{ds}/images/{rel}", scene)
-        out[split].append((rel, img_id, scene, clean_captions(scene, w.rng)))
-    ann = Path(w.root, ds, "annotations")
-    prefix = "coco_karpathy" if ds == "coco" else ds
-    for split, items in out.items():
-        if split == "train":
-            _dump(
-                ann / f"{prefix}_train.json",
-                [{"image": r, "caption": c, "image_id": str(i)} for r, i, _, cs in items for c in cs],
-            )
-        else:
-            _dump(
-                ann / f"{prefix}_{split}.json",
-                [{"image": r, "caption": cs, "image_id": str(i)} for r, i, _, cs in items],
-            )
-            gt = {
-                "images": [{"id": i} for _, i, _, _ in items],
-                "info": {},
-                "licenses": [],
-                "type": "captions",
-                "annotations": [
-                    {"image_id": i, "caption": c, "id": i * 10 + k} for _, i, _, cs in items for k, c in enumerate(cs)
-                ],
-            }
-            _dump(ann / f"{prefix}_{split}_gt.json", gt)
-    return out
+def _check(info: WorldInfo) -> None:
+    """Raise ValueError naming the argument that makes no world."""
+    if info.num_images < 5:
+        raise ValueError(f"num_images (--num-images) must be at least 5 (train/val/test), got {info.num_images}")
+    if info.num_web_images < 1 or info.num_videos < 1:
+        raise ValueError("num_web_images (--num-web-images) and num_videos (--num-videos) must be at least 1")
+    if not 0.0 <= info.noise <= 1.0:
+        raise ValueError(f"noise (--noise) is a fraction in [0, 1], got {info.noise}")
+    if info.seed < 0:
+        raise ValueError(f"seed (--seed) must be non-negative, got {info.seed}")
+    if not 16 <= info.image_size <= 1024:
+        raise ValueError(f"image_size (--image-size) must be in [16, 1024], got {info.image_size}")
+    if info.shard_size < 1:
+        raise ValueError(f"shard_size (--shard-size) must be at least 1, got {info.shard_size}")
 
 
-def _web(w: _Writer, n: int, noise: float, shard_size: int) -> None:
-    rng = w.rng
-    scenes = [random_scene(rng) for _ in range(n)]
-    clean = [web_caption(s, rng) for s in scenes]
-    kinds = ["swapped", "generic", "wrong_attribute", "truncated"]
-    entries, labels, samples = [], {}, []
-    for i, scene in enumerate(scenes):
-        key = f"web_{i:08d}"
-        caption, kind = clean[i], "clean"
-        if rng.random() < noise:
-            kind = kinds[int(rng.integers(len(kinds)))]
-            if kind == "swapped":
-                caption = clean[(i + 1 + int(rng.integers(n - 1))) % n]
-            elif kind == "generic":
-                caption = GENERIC_ALT_TEXTS[int(rng.integers(len(GENERIC_ALT_TEXTS)))]
-            elif kind == "wrong_attribute":
-                o = scene.objects[0]
-                colour = [c for c in COLOURS if c != o.colour][int(rng.integers(len(COLOURS) - 1))]
-                shape = [s for s in SHAPES if s != o.shape][int(rng.integers(len(SHAPES) - 1))]
-                caption = f"{colour} {shape}"
-                if any(x.colour == colour and x.shape == shape for x in scene.objects):
-                    kind, caption = "clean", clean[i]
-            else:
-                caption = clean_captions(scene, rng, 1)[0].split()[0]
-        data = w.image(f"web/images/{key}.jpg", scene)
-        entries.append({"image": f"images/{key}.jpg", "caption": caption})
-        labels[key] = {"noisy": kind != "clean", "kind": kind}
-        samples.append((key, data, caption))
-    _dump(w.root / "web/annotations/web_train.json", entries)
-    _dump(w.root / "web/noise_labels.json", labels)
-    (w.root / "web/shards").mkdir(parents=True, exist_ok=True)
-    for s in range(0, n, shard_size):
-        with tarfile.open(
-            w.root / f"web/shards/web-{s // shard_size:06d}.tar", "w", format=tarfile.USTAR_FORMAT
-        ) as tar:
-            for key, data, caption in samples[s : s + shard_size]:
-                meta = json.dumps({"image": f"images/{key}.jpg", "caption": caption}).encode()
-                for ext, blob in (("jpg", data), ("txt", caption.encode()), ("json", meta)):
-                    info = tarfile.TarInfo(f"{key}.{ext}")
-                    info.size, info.mtime = len(blob), 0
-                    tar.addfile(info, io.BytesIO(blob))
+def _parts(info: WorldInfo) -> dict[str, Callable[[Path], dict[str, int]]]:
+    """Part name -> function writing it under a root and returning its counts."""
+    n, seed, size = info.num_images, info.seed, info.image_size
+    coco = coco_set(seed, n)  # VQA and VG are asked on the COCO images, as in VQAv2
+    video_size = min(96, max(64, size))
+
+    def write_coco(root: Path) -> dict[str, int]:
+        write_images(root / "coco" / "images", coco, seed, size)
+        return write_karpathy(root / "coco", "coco_karpathy", coco, with_gt=True)
+
+    def write_flickr(root: Path) -> dict[str, int]:
+        items = flickr_set(seed, max(10, n // 3))
+        write_images(root / "flickr30k" / "images", items, seed, size)
+        return write_karpathy(root / "flickr30k", "flickr30k", items, with_gt=False)
+
+    def write_nocaps_part(root: Path) -> dict[str, int]:
+        items = nocaps_set(seed, max(5, n // 10))
+        write_images(root / "nocaps" / "images", items, seed, size)
+        return write_nocaps(root / "nocaps", items)
+
+    nlvr_sizes = {"train": max(20, n // 2), "dev": max(10, n // 10), "test": max(10, n // 10)}
+    return {
+        "coco": write_coco,
+        "flickr30k": write_flickr,
+        "nocaps": write_nocaps_part,
+        "web": lambda root: write_web(root, seed, info.num_web_images, info.noise, size, info.shard_size),
+        "vqa": lambda root: write_vqa(root, seed, coco, size),
+        "vg": lambda root: write_vg(root, seed, coco, size),
+        "nlvr2": lambda root: write_nlvr(root, seed, nlvr_sizes, size),
+        "visdial": lambda root: write_visdial(root, seed, {"train": max(10, n // 6), "val": max(5, n // 20)}, size),
+        "msrvtt": lambda root: write_videos(root, seed, "msrvtt", info.num_videos, video_size, VIDEO_FRAMES["msrvtt"]),
+        "msvd": lambda root: write_videos(root, seed, "msvd", info.num_videos, video_size, VIDEO_FRAMES["msvd"]),
+    }
 
 
-def _vqa(w: _Writer, coco: dict) -> None:
-    rng, ann = w.rng, w.root / "vqa/annotations"
-    answers_pool = sorted(
-        {a for items in coco.values() for _, _, s, _ in items for _, a, _ in qa_pairs(s, np.random.default_rng(0))}
-    )
-    qid, all_answers, official_q, official_a, vg = 0, set(), [], [], []
-    for split, items in coco.items():
-        rows = []
-        for rel, img_id, scene, _ in items:
-            src = w.root / "coco/images" / rel
-            dst = w.root / "vqa/images" / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
-            for q, a, atype in qa_pairs(scene, rng):
-                qid += 1
-                answers = noisy_answers(a, answers_pool, rng)
-                all_answers.update(answers)
-                rows.append({"question_id": qid, "question": q, "answer": answers, "image": rel, "dataset": "vqa"})
-                if split == "val":
-                    official_q.append({"image_id": img_id, "question": q, "question_id": qid})
-                    official_a.append(
-                        {
-                            "question_id": qid,
-                            "image_id": img_id,
-                            "question_type": q.split()[0],
-                            "answer_type": atype,
-                            "multiple_choice_answer": a,
-                            "answers": [
-                                {"answer": x, "answer_confidence": "yes", "answer_id": k + 1}
-                                for k, x in enumerate(answers)
-                            ],
-                        }
-                    )
-                if split == "train" and rng.random() < 0.3:
-                    vg.append({"question_id": 10**6 + qid, "question": q, "answer": [a], "image": rel, "dataset": "vg"})
-        _dump(ann / f"vqa_{split}.json", rows)
-    _dump(ann / "answer_list.json", sorted(all_answers))
-    _dump(ann / "v2_OpenEnded_mscoco_val2014_questions.json", {"questions": official_q})
-    _dump(ann / "v2_mscoco_val2014_annotations.json", {"annotations": official_a})
-    _dump(w.root / "vg/annotations/vg_qa.json", vg)
-    if (w.root / "vg/images").exists():
-        shutil.rmtree(w.root / "vg/images")
-    shutil.copytree(w.root / "vqa/images", w.root / "vg/images")
+def read_world(root: str | Path) -> dict | None:
+    """The parsed ``WORLD.json`` of a complete world at ``root``, or None."""
+    marker = Path(root) / MARKER
+    try:
+        return json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
-def _nlvr(w: _Writer, n_per_split: dict[str, int]) -> None:
-    rng = w.rng
-    for split, n in n_per_split.items():
-        rows = []
-        for i in range(n):
-            a, b = random_scene(rng), random_scene(rng)
-            want = i % 2 == 0
-            text = nlvr_statement(a, b, rng, want)
-            if text is None:
-                continue
-            names = [f"{split}/nlvr_{split}_{i:06d}_{k}.jpg" for k in (0, 1)]
-            for rel, scene in zip(names, (a, b), strict=True):
-                w.image(f"nlvr2/images/{rel}", scene)
-            rows.append({"images": names, "sentence": text, "label": "True" if want else "False"})
-        _dump(w.root / f"nlvr2/annotations/nlvr_{split}.json", rows)
+def _replaceable(root: Path) -> bool:
+    """Whether ``root`` may be deleted to make room: absent, empty, a world or what is left of one."""
+    if not root.exists():
+        return True
+    if not root.is_dir():
+        return False
+    names = {p.name for p in root.iterdir()}
+    return MARKER in names or names <= set(PARTS)
 
 
-def _visdial(w: _Writer, n_per_split: dict[str, int]) -> None:
-    rng = w.rng
-    for split, n in n_per_split.items():
-        questions: list[str] = []
-        answers: list[str] = []
-        dialogs, dense = [], []
-        qidx: dict[str, int] = {}
-        aidx: dict[str, int] = {}
-        scenes = []
-        for i in range(n):
-            scene = random_scene(rng)
-            scenes.append(scene)
-            w.image(f"visdial/images/{split}/VisualDialog_{split}_{i:012d}.jpg", scene)
-            caption = clean_captions(scene, rng, 1)[0]
-            rounds = dialog_rounds(scene, caption, rng)
-            for q, a in rounds:
-                qidx.setdefault(q, len(qidx))
-                aidx.setdefault(a, len(aidx))
-            dialogs.append((i, caption, rounds))
-        questions, answers = list(qidx), list(aidx)
-        filler = [f"{c} {s}" for c in COLOURS for s in SHAPES] + ["maybe", "i can not tell", "not sure", "none"]
-        filler += [f"{z} {c} {s}" for z in ("small", "large") for c in COLOURS for s in SHAPES]
-        filler += [f"{n} {s}s" for n in ("two", "three", "four") for s in SHAPES]  # enough for 100 options a round
-        for f in filler:
-            aidx.setdefault(f, len(aidx))
-        answers = list(aidx)
-        out_dialogs = []
-        for i, caption, rounds in dialogs:
-            turns = []
-            for r, (q, a) in enumerate(rounds):
-                others = [j for j in rng.permutation(len(answers)) if answers[j] != a][:99]
-                options = others[:]
-                gt = int(rng.integers(len(options) + 1))
-                options.insert(gt, aidx[a])
-                turns.append(
-                    {
-                        "question": qidx[q],
-                        "answer": aidx[a],
-                        "answer_options": [int(x) for x in options],
-                        "gt_index": gt,
-                    }
-                )
-                if split == "val":
-                    rel = [
-                        1.0
-                        if j == gt
-                        else (0.5 if answers[options[j]] in ("yes", "no") and a in ("yes", "no") else 0.0)
-                        for j in range(len(options))
-                    ]
-                    dense.append({"image_id": i, "round_id": r + 1, "gt_relevance": rel})
-            out_dialogs.append({"image_id": i, "caption": caption, "dialog": turns})
-        _dump(
-            w.root / f"visdial/annotations/visdial_1.0_{split}.json",
-            {
-                "version": "1.0",
-                "split": split,
-                "data": {"questions": questions, "answers": answers, "dialogs": out_dialogs},
-            },
-        )
-        if split == "val":
-            _dump(w.root / "visdial/annotations/visdial_1.0_val_dense_annotations.json", dense)
-
-
-def _videos(w: _Writer, n: int) -> None:
-    from vlkit.data.synthetic.scenes import DIRECTIONS, SIZES, Obj
-
-    rng = w.rng
-    directions = list(DIRECTIONS)
-    for ds, prefix in (("msrvtt", "msrvtt"), ("msvd", "msvd")):
-        (w.root / ds / "videos").mkdir(parents=True, exist_ok=True)
-        items = []
-        for i in range(n):
-            obj = Obj(
-                SHAPES[rng.integers(len(SHAPES))],
-                list(COLOURS)[rng.integers(len(COLOURS))],
-                SIZES[rng.integers(2)],
-                0.5,
-                0.5,
-            )
-            d = directions[int(rng.integers(len(directions)))]
-            name = f"video{i}.mp4"
-            write_video(w.root / ds / "videos" / name, obj, d, min(w.size, 64), 16, rng)
-            caps = [
-                f"a {obj.colour} {obj.shape} moves {d}",
-                f"a {obj.size} {obj.shape} moving {d}",
-                f"the {obj.colour} shape goes {d}",
-                f"{obj.colour} {obj.shape} moving to the {d}" if d in ("left", "right") else f"a {obj.shape} moves {d}",
-            ]
-            qas = [
-                (f"what direction does the {obj.colour} {obj.shape} move", d),
-                ("what color is the moving shape", obj.colour),
-                ("what shape is moving", obj.shape),
-            ]
-            items.append((name, caps, qas))
-        cut = int(n * 0.7)
-        splits = {"train": items[:cut], "val": items[cut : cut + (n - cut) // 2], "test": items[cut + (n - cut) // 2 :]}
-        ann = w.root / ds / "annotations"
-        if ds == "msrvtt":
-            _dump(
-                ann / "msrvtt_ret_train.json", [{"video": v, "caption": c} for v, cs, _ in splits["train"] for c in cs]
-            )
-            _dump(ann / "msrvtt_ret_test.json", [{"video": v, "caption": cs} for v, cs, _ in splits["test"]])
-        qid, answer_set = 0, set()
-        for split, its in splits.items():
-            rows = []
-            for v, _, qas in its:
-                for q, a in qas:
-                    qid += 1
-                    answer_set.add(a)
-                    rows.append({"video": v, "question": q, "answer": a, "question_id": qid})
-            _dump(ann / f"{prefix}_qa_{split}.json", rows)
-        _dump(ann / f"{prefix}_qa_answer_list.json", sorted(answer_set))
+def _remove_stale_temporaries(root: Path) -> None:
+    """Delete temporary folders of generations whose process is gone (killed mid-way)."""
+    prefix = f".{root.name}."
+    for tmp in root.parent.glob(f"{prefix}*-*-*"):
+        try:
+            pid = int(tmp.name[len(prefix) :].split("-")[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
 
 
 def generate_world(
@@ -337,102 +162,121 @@ def generate_world(
     noise: float = 0.4,
     seed: int = 0,
     image_size: int = 96,
-    num_videos: int = 40,
+    num_videos: int = 120,
+    tasks: Iterable[str] | None = None,
     shard_size: int = 200,
     progress: bool = True,
 ) -> WorldInfo:
-    """Write every part of the world under ``out_dir`` (skipped when an identical world is already there)."""
+    """Write the shapes world under ``out_dir`` (nothing is done when an identical world is there).
+
+    Args:
+        out_dir: The world's root; replaced if it holds a different world, refused if it holds other files.
+        num_images: COCO-style images (Karpathy split 70/15/15); Flickr30k, NoCaps, NLVR2 and VisDial scale with it.
+        num_web_images: Images of the noisy web pool (json list and webdataset shards).
+        noise: Fraction of web captions that are noise (swapped, generic, wrong_attribute, truncated).
+        seed: Seed of everything; the same arguments give byte-identical annotation files and images.
+        image_size: Side of the square images in pixels (videos use it clamped to 64-96).
+        num_videos: Clips of each of MSRVTT and MSVD.
+        tasks: Parts to write (default all): coco, flickr30k, nocaps, web, vqa, vg, nlvr2, visdial, msrvtt, msvd.
+        shard_size: Web samples per webdataset tar shard.
+        progress: Print one line per part with its time.
+    """
     root = Path(out_dir)
-    info = WorldInfo(str(root), num_images, num_web_images, noise, seed, image_size, num_videos, shard_size)
-    marker = root / "WORLD.json"
-    wanted = {k: v for k, v in asdict(info).items() if k != "root"}
-    if marker.is_file() and {k: v for k, v in json.loads(marker.read_text()).items() if k in wanted} == wanted:
+    wanted = set(PARTS if tasks is None else tasks)
+    if not wanted or wanted - set(PARTS):
+        unknown = ", ".join(sorted(wanted - set(PARTS))) or "none given"
+        raise ValueError(f"tasks (--tasks) must name some of {', '.join(PARTS)} (unknown: {unknown})")
+    chosen = tuple(p for p in PARTS if p in wanted)
+    info = WorldInfo(root, num_images, num_web_images, float(noise), seed, image_size, num_videos, shard_size, chosen)
+    _check(info)
+    existing = read_world(root)
+    if existing is not None and {k: existing.get(k) for k in info.spec()} == info.spec():
+        info.counts = existing.get("counts", {})
         return info
-    start = time.perf_counter()
-    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    w = _Writer(tmp, np.random.default_rng(seed), image_size)
-    steps = [
-        ("coco", lambda: _caption_sets(w, "coco", num_images, {"train": 0.7, "val": 0.15, "test": 0.15}, 1, HELD_OUT)),
-        (
-            "flickr30k",
-            lambda: _caption_sets(
-                w, "flickr30k", max(30, num_images // 3), {"train": 0.7, "val": 0.15, "test": 0.15}, 10**6, None
-            ),
-        ),
-        ("nocaps", lambda: _nocaps(w, max(20, num_images // 10))),
-        ("web", lambda: _web(w, num_web_images, noise, shard_size)),
-        (
-            "nlvr2",
-            lambda: _nlvr(
-                w,
-                {
-                    "train": max(40, num_images // 2),
-                    "dev": max(20, num_images // 10),
-                    "test": max(20, num_images // 10),
-                },
-            ),
-        ),
-        ("visdial", lambda: _visdial(w, {"train": max(20, num_images // 6), "val": max(10, num_images // 20)})),
-        ("video", lambda: _videos(w, num_videos)),
-    ]
-    coco = None
-    for name, fn in steps:
-        t = time.perf_counter()
-        result = fn()
-        if name == "coco":
-            coco = result
-            _vqa(w, coco)
+    if not _replaceable(root):
+        raise ValueError(f"{root} exists and is not a synthetic world: choose a new or empty output directory (--out)")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(root)
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        start = time.perf_counter()
+        parts = _parts(info)
+        for name in chosen:
+            t = time.perf_counter()
+            info.counts[name] = parts[name](tmp)
+            if progress:
+                print(f"shapes world: {name:<9} {time.perf_counter() - t:5.2f}s  {info.counts[name]}", flush=True)
+        dump_json(tmp / MARKER, {**info.spec(), "counts": info.counts})  # last: marks the world complete
+        _swap_into_place(tmp, root, info)
         if progress:
-            print(f"  synthetic world: {name} done in {time.perf_counter() - t:.1f}s", flush=True)
-    _dump(tmp / "WORLD.json", {**wanted, "seconds": round(time.perf_counter() - start, 2)})
-    if root.exists():
-        shutil.rmtree(root)
-    os.replace(tmp, root)
+            print(f"shapes world: written to {root} in {time.perf_counter() - start:.1f}s", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return info
 
 
-def _nocaps(w: _Writer, n: int) -> None:
-    """Images showing the held-out (colour, shape) pairs, NoCaps-style (val/test with 5 references)."""
-    from vlkit.data.synthetic.scenes import Obj
-
-    rng = w.rng
-    out = {}
-    for split in ("val", "test"):
-        rows, gt = [], {"images": [], "annotations": [], "info": {}, "licenses": [], "type": "captions"}
-        for i in range(n):
-            scene = random_scene(rng)
-            colour, shape = sorted(HELD_OUT)[i % len(HELD_OUT)]
-            novel = Obj(shape, colour, "large", 0.5, 0.5)
-            others = tuple(o for o in scene.objects if abs(o.cx - 0.5) + abs(o.cy - 0.5) > 0.3)[:3]
-            scene = Scene((novel, *others), scene.background, scene.bg_colour)
-            img_id = 2 * 10**6 + (0 if split == "val" else 10**5) + i
-            rel = f"{split}/nocaps_{img_id}.jpg"
-            w.image(f"nocaps/images/{rel}", scene)
-            caps = clean_captions(scene, rng)
-            rows.append({"image": rel, "img_id": img_id, "caption": caps})
-            gt["images"].append({"id": img_id})
-            gt["annotations"] += [{"image_id": img_id, "caption": c, "id": img_id * 10 + k} for k, c in enumerate(caps)]
-        _dump(w.root / f"nocaps/annotations/nocaps_{split}.json", rows)
-        _dump(w.root / f"nocaps/annotations/nocaps_{split}_gt.json", gt)
-        out[split] = rows
+def _swap_into_place(tmp: Path, root: Path, info: WorldInfo) -> None:
+    """Replace ``root`` by ``tmp`` with renames, so ``root`` is never a half-written world."""
+    old = root.parent / f".{root.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    if root.exists():
+        os.rename(root, old)
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        # Another process put a world there in the meantime: fine if it is the same world.
+        theirs = read_world(root)
+        if theirs is None or {k: theirs.get(k) for k in info.spec()} != info.spec():
+            raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
-def ensure_world(root: str | Path | None = None, **kwargs: object) -> Path:
-    """The default world under ``$VLKIT_CACHE/datasets/shapes`` (generated on first use, under a file lock)."""
-    import fcntl
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (POSIX); elsewhere the atomic swap alone protects the world."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
+
+def default_world_root() -> Path:
+    """Where the default world lives: ``$VLKIT_CACHE/datasets/shapes``."""
     from vlkit.common.paths import cache_root
 
-    path = Path(root) if root is not None else cache_root() / "datasets" / "shapes"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (path / "WORLD.json").is_file() or kwargs:
-                print(f"vlkit: generating the synthetic shapes world in {path} (first use) ...", flush=True)
-                generate_world(path, **kwargs)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return cache_root() / "datasets" / "shapes"
+
+
+def ensure_world(root: Path | None = None, **kwargs: object) -> Path:
+    """The world at ``root`` (default ``$VLKIT_CACHE/datasets/shapes``), generated on first use.
+
+    Without ``kwargs`` any complete world of the current format there is used as it is (also one made with
+    other arguments by ``vlkit data synth``); a world of an older format is regenerated with its arguments.
+    With ``kwargs`` (arguments of ``generate_world``) the world is regenerated unless it already matches.
+    Generation runs under a file lock, so concurrent first uses generate it once.
+    """
+    path = Path(root) if root is not None else default_world_root()
+    current = read_world(path)
+    if not kwargs and current is not None and current.get("format_version") == FORMAT_VERSION:
+        return path
+    with _file_lock(path.parent / f".{path.name}.lock"):
+        current = read_world(path)
+        if kwargs:
+            generate_world(path, **kwargs)  # type: ignore[arg-type]
+        elif current is None or current.get("format_version") != FORMAT_VERSION:  # else: made while we waited
+            args = {k: current[k] for k in _ARGUMENTS if k in current} if current is not None else {}
+            print(f"vlkit: generating the synthetic shapes world in {path} (first use) ...", flush=True)
+            generate_world(path, **args)
     return path
+
+
+__all__ = ["FORMAT_VERSION", "PARTS", "WorldInfo", "default_world_root", "ensure_world", "generate_world", "read_world"]
