@@ -136,3 +136,17 @@ def test_transformers_dir_with_pytorch_model_bin(tmp_path: Path) -> None:
     torch.save(sd, path / "pytorch_model.bin")
     model = load_model("blip_image_text_matching", "tiny", checkpoint=path, is_eval=True)
     assert torch.equal(model.itm_head.weight, hf.itm_head.weight)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"queue_size": 0}, "model.queue_size must be >= 1"),
+        ({"momentum": 1.0}, "model.momentum must be in [0, 1)"),
+        ({"temp": 0.0}, "model.temp must be > 0"),
+        ({"alpha": 1.5}, "model.alpha must be in [0, 1]"),
+    ],
+)
+def test_impossible_model_settings_name_the_key(override: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        load_model("blip_retrieval", "tiny", pretrained=False, **override)

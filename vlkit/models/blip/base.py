@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from vlkit.models.base_model import BaseModel
-from vlkit.models.blip.config import BlipConfig
+from vlkit.models.blip.config import BlipConfig, check_blip_config
 from vlkit.models.med import MedConfig, MedForCausalLM, MedTextModel, med_config
 from vlkit.models.tokenizer import blip_tokenizer
 from vlkit.models.vit import VisionTransformer, vision_config
@@ -21,6 +21,7 @@ class BlipBase(BaseModel):
 
     def __init__(self, config: BlipConfig) -> None:
         super().__init__()
+        check_blip_config(config)
         self.config = config
         self.tokenizer = blip_tokenizer()
         self.visual_encoder = self._build_vit()

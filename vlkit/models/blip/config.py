@@ -42,3 +42,25 @@ class BlipConfig:
     finetuned: str | None = None
     sha256: str | None = None
     preprocess: dict[str, Any] = field(default_factory=dict)
+
+
+def check_blip_config(config: Any) -> None:
+    """Reject settings no BLIP model can train or run with, naming the ``model.`` key to fix.
+
+    Raises:
+        ValueError: for a non-positive ``queue_size``/``embed_dim``/``temp``/``max_txt_len``, or a
+            ``momentum``/``alpha``/``label_smoothing`` outside its range.
+    """
+    problems = []
+    for key in ("queue_size", "embed_dim", "max_txt_len"):
+        if int(getattr(config, key)) < 1:
+            problems.append(f"model.{key} must be >= 1 (got {getattr(config, key)})")
+    if not float(config.temp) > 0:
+        problems.append(f"model.temp must be > 0 (got {config.temp})")
+    if not 0.0 <= float(config.momentum) < 1.0:
+        problems.append(f"model.momentum must be in [0, 1) (got {config.momentum})")
+    for key in ("alpha", "label_smoothing"):
+        if not 0.0 <= float(getattr(config, key)) <= 1.0:
+            problems.append(f"model.{key} must be in [0, 1] (got {getattr(config, key)})")
+    if problems:
+        raise ValueError("Invalid BLIP model config: " + "; ".join(problems) + ".")
