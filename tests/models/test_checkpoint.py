@@ -163,3 +163,20 @@ def test_from_config_checks_the_yaml_sha256(server: _Server) -> None:
     assert torch.equal(model.layer.weight, STATE["layer.weight"])
     with pytest.raises(ChecksumError, match="finetuned_sha256"):
         _Linear.from_config({"finetuned": server.url("tiny.pth"), "finetuned_sha256": "f" * 64})
+
+
+def test_blip_yaml_sha256_keys_are_checked(server: _Server) -> None:
+    """A BLIP model YAML's ``finetuned_sha256`` reaches the download check (not rejected as an unknown key)."""
+    from vlkit.models import load_model
+
+    source = load_model("blip_caption", "tiny", pretrained=False)
+    torch.save({"model": source.state_dict()}, server.root / "ckpts" / "caption.pth")
+    good = hashlib.sha256((server.root / "ckpts" / "caption.pth").read_bytes()).hexdigest()
+    url = server.url("caption.pth")
+    model = load_model("blip_caption", "tiny", load_finetuned=True, finetuned=url, finetuned_sha256=good)
+    assert torch.equal(
+        model.text_decoder.bert.embeddings.word_embeddings.weight,
+        source.text_decoder.bert.embeddings.word_embeddings.weight,
+    )
+    with pytest.raises(ChecksumError, match="finetuned_sha256"):
+        load_model("blip_caption", "tiny", load_finetuned=True, finetuned=url, finetuned_sha256="f" * 64)

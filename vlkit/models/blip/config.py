@@ -38,9 +38,10 @@ class BlipConfig:
     num_frames: int = 0
     load_pretrained: bool = False
     pretrained: str | None = None
+    pretrained_sha256: str | None = None  # checked against the downloaded ``pretrained`` file when set
     load_finetuned: bool = False
     finetuned: str | None = None
-    sha256: str | None = None
+    finetuned_sha256: str | None = None  # checked against the downloaded ``finetuned`` file when set
     preprocess: dict[str, Any] = field(default_factory=dict)
 
 
