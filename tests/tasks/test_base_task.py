@@ -71,3 +71,22 @@ def test_max_eval_batches_limits_evaluation(cfg: Config) -> None:
     )
     assert metrics["n"] == 4
     assert torch.isfinite(torch.tensor(metrics["mse"]))
+
+
+def test_dataset_image_size_other_than_the_models_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "model: {arch: blip_caption, model_type: tiny}\n"
+        "datasets:\n  shapes_coco_caption:\n    vis_processor:\n"
+        "      train: {name: blip_image_train, image_size: 224}\n"
+        "run: {task: captioning, output_dir: out}\n"
+    )
+    cfg = Config(path)
+    task = registry.get_task_class("captioning").setup_task(cfg)
+    with caplog.at_level("WARNING", logger="vlkit.tasks.base_task"):
+        task.build_datasets(cfg)
+    warned = [r.getMessage() for r in caplog.records if "image_size" in r.getMessage()]
+    assert warned == [
+        "datasets.shapes_coco_caption.vis_processor.train.image_size=224 differs from model.image_size=64; "
+        "set them equal unless the change of resolution is intended"
+    ]

@@ -65,7 +65,29 @@ class BaseTask:
         for name, ds_cfg in cfg.datasets_cfg.items():
             builder = registry.get_builder_class(name)(ds_cfg, on_bad_sample=cfg.run_cfg.on_bad_sample)
             out[name] = builder.build_datasets()
+            self._warn_on_image_size_mismatch(cfg, name, ds_cfg)
         return out
+
+    @staticmethod
+    def _warn_on_image_size_mismatch(cfg: Config, name: str, ds_cfg: Any) -> None:
+        """Log when a dataset feeds images of another size than ``model.image_size``.
+
+        The ViT accepts them (it interpolates its position embeddings, as BLIP does for VQA at 480 px), so
+        this is legal, but an unintended mismatch silently changes both the cost and the result.
+        """
+        model_size = getattr(cfg.model_cfg, "image_size", None)
+        processors = getattr(ds_cfg, "vis_processor", None) or {}
+        for kind, proc in processors.items():
+            size = proc.get("image_size") if proc is not None else None
+            if model_size is not None and size is not None and int(size) != int(model_size):
+                logger.warning(
+                    "datasets.%s.vis_processor.%s.image_size=%s differs from model.image_size=%s; set them equal "
+                    "unless the change of resolution is intended",
+                    name,
+                    kind,
+                    size,
+                    model_size,
+                )
 
     def train_step(self, model: nn.Module, samples: dict) -> Any:
         """One forward pass; the returned output must have a scalar ``.loss``."""
