@@ -53,6 +53,8 @@ def test_filters_noise_and_reports(web_data: dict[str, Path], tmp_path: Path) ->
     assert 0 < counts["synthetic_removed"] < 48  # the fake captioner is wrong ~13% of the time
     nf = report["noise_filter"]
     assert nf["precision"] == 1.0 and nf["recall"] == 1.0 and nf["noisy_web_texts"] == 8
+    assert nf["score_auc"] == 1.0
+    assert nf["removed_rate_by_kind"] == {"clean": 0.0, "generic": 1.0}
     pairs = json.loads((tmp_path / "out" / "bootstrapped.json").read_text())
     assert [p["source"] for p in pairs[:2]] == ["human", "human"]
     assert report["pairs"]["web"] == 16
@@ -156,3 +158,13 @@ capfilt:
     path.write_text(good.replace("format: json", "format: csv"))
     with pytest.raises(ConfigError, match="json' or 'wds"):
         load_capfilt_config(path)
+
+
+def test_score_auc_counts_ties_as_half() -> None:
+    from vlkit.capfilt.outputs import _auc
+
+    assert _auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert _auc([0.1], [0.9]) == 0.0
+    assert _auc([0.5, 0.5], [0.5]) == 0.5
+    assert _auc([0.9, 0.5], [0.5, 0.1]) == 0.875  # 3 wins + 1 tie out of 4 pairs
+    assert _auc([], [0.3]) is None

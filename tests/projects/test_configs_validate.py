@@ -17,6 +17,8 @@ PROJECTS = sorted(
         *(ROOT / "eval").glob("*.yaml"),
         *(ROOT / "quickstart").glob("[pr]*.yaml"),
         *(ROOT / "quickstart").glob("caption.yaml"),
+        *(ROOT / "reproduction").glob("[pr]*.yaml"),
+        *(ROOT / "reproduction").glob("caption.yaml"),
     ]
 )
 
@@ -35,6 +37,7 @@ def test_pipelines_load_and_name_existing_configs(path: Path, monkeypatch: pytes
 
 
 def test_capfilt_configs_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    for path in [*(ROOT / "capfilt").glob("*.yaml"), ROOT / "quickstart" / "capfilt.yaml"]:
+    extra = [ROOT / "quickstart" / "capfilt.yaml", ROOT / "reproduction" / "capfilt.yaml"]
+    for path in [*(ROOT / "capfilt").glob("*.yaml"), *extra]:
         cfg = load_capfilt_config(path, ["capfilt.output_dir=unused"])
         assert cfg.decoding.use_nucleus_sampling and cfg.filter.arch

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -14,11 +15,14 @@ from vlkit.common.paths import resolve_config_path
 
 @dataclass
 class ModelRef:
-    """A model to load: a registered name and type, optionally with a checkpoint (path, URL or HF dir)."""
+    """A model to load: a registered name and type, optionally with a checkpoint (path, URL or HF dir) and
+    ``overrides`` of the type's model settings (e.g. ``{queue_size: 64}`` for a filter fine-tuned with a
+    shorter queue than its YAML's)."""
 
     arch: str = "???"
     model_type: str = "???"
     checkpoint: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from vlkit.capfilt.config import CapFiltConfig
+from vlkit.capfilt.config import CapFiltConfig, ModelRef
 from vlkit.capfilt.job import CaptionFn, MatchFn, TransformFn
 
 logger = logging.getLogger(__name__)
@@ -25,18 +25,22 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
     from vlkit.processors import load_processor
 
     device = resolve_device(cfg.device)
-    captioner = load_model(
-        cfg.captioner.arch, cfg.captioner.model_type, is_eval=True, device=device, checkpoint=cfg.captioner.checkpoint
-    )
-    matcher = load_model(
-        cfg.filter.arch, cfg.filter.model_type, is_eval=True, device=device, checkpoint=cfg.filter.checkpoint
-    )
+
+    def load(ref: ModelRef) -> torch.nn.Module:
+        return load_model(
+            ref.arch, ref.model_type, is_eval=True, device=device, checkpoint=ref.checkpoint, **dict(ref.overrides)
+        )
+
+    # num_captions = 0 filters the web texts only (the paper's "+F" row): no captioner is needed
+    captioner = load(cfg.captioner) if cfg.num_captions > 0 else None
+    matcher = load(cfg.filter)
     filter_size = int(cfg.image_size or matcher.config.image_size)
-    caption_size = int(captioner.config.image_size)
+    caption_size = int(captioner.config.image_size) if captioner is not None else filter_size
     transform = load_processor("blip_image_eval", {"image_size": filter_size})
     dec = cfg.decoding
 
     def caption_fn(images: torch.Tensor, num_captions: int) -> list[list[str]]:
+        assert captioner is not None, "caption_fn called with capfilt.num_captions = 0"
         images = images.to(device)
         if caption_size != filter_size:
             images = F.interpolate(images, size=(caption_size, caption_size), mode="bicubic", align_corners=False)

@@ -38,6 +38,22 @@ def _human_pairs(cfg: CapFiltConfig) -> list[dict[str, Any]]:
     return pairs
 
 
+def _auc(higher: list[float], lower: list[float]) -> float | None:
+    """P(a score from ``higher`` > one from ``lower``), ties counting half (Mann-Whitney); None if one is empty."""
+    if not higher or not lower:
+        return None
+    ranked = sorted([(s, 1) for s in higher] + [(s, 0) for s in lower])
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):  # average ranks over runs of equal scores
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        rank_sum += sum(label for _, label in ranked[i:j]) * (i + j + 1) / 2
+        i = j
+    n_hi, n_lo = len(higher), len(lower)
+    return round((rank_sum - n_hi * (n_hi + 1) / 2) / (n_hi * n_lo), 4)
+
+
 def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts of kept/removed texts and, with ground-truth noise labels, the filter's precision/recall."""
     counts = {"images": 0, "images_skipped": 0, "images_without_text": 0}
@@ -47,6 +63,8 @@ def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]]) -> dict[st
     if cfg.data.noise_labels:
         labels = json.loads(Path(cfg.data.noise_labels).read_text(encoding="utf-8"))
     tp = fp = fn = tn = 0
+    scores: dict[bool, list[float]] = {True: [], False: []}
+    by_kind: dict[str, list[int]] = {}  # kind -> [removed, total]
     for res in results:
         counts["images_skipped"] += res["skipped"]
         for item in res["items"]:
@@ -61,6 +79,11 @@ def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]]) -> dict[st
                     fp += (not noisy) and removed
                     fn += noisy and not removed
                     tn += (not noisy) and not removed
+                    scores[noisy].append(float(t["score"]))
+                    kind_name = str(labels[item["key"]].get("kind", "noisy" if noisy else "clean"))
+                    kind = by_kind.setdefault(kind_name, [0, 0])
+                    kind[0] += removed
+                    kind[1] += 1
     report: dict[str, Any] = {"counts": counts, "itm_threshold": cfg.itm_threshold, "num_captions": cfg.num_captions}
     if labels is not None:
         report["noise_filter"] = {
@@ -69,6 +92,9 @@ def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]]) -> dict[st
             "clean_kept_rate": tn / (tn + fp) if tn + fp else 0.0,
             "noisy_web_texts": tp + fn,
             "clean_web_texts": tn + fp,
+            # threshold-free: the chance that a clean web text outscores a noisy one (0.5 = no separation)
+            "score_auc": _auc(scores[False], scores[True]),
+            "removed_rate_by_kind": {k: round(r / n, 4) for k, (r, n) in sorted(by_kind.items())},
         }
     return report
 

@@ -1,0 +1,90 @@
+"""projects/blip/reproduction/reproduce.py: the stage plan, the tables, and a smoke run of Table 1."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("reproduce", REPO / "projects/blip/reproduction/reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stage_plan_covers_every_table_once() -> None:
+    rep = _load()
+    stages = rep.seed_stages(3, [1, 2, 3], pretrain_steps=51)
+    names = [s["name"] for s in stages]
+    assert len(names) == len(set(names))
+    assert names[:3] == ["pre", "cap", "ret"]
+    for v in ("F", "C", "CF", "CFbeam", "share_all", "share_none"):
+        assert {f"pre_{v}", f"cap_{v}", f"ret_{v}"} <= set(names), v
+    by_name = {s["name"]: s for s in stages}
+    assert "capfilt.num_captions=0" in by_name["capfilt_F"]["options"]
+    assert "capfilt.decoding.use_nucleus_sampling=false" in by_name["capfilt_CFbeam"]["options"]
+    assert "model.share_strategy=none" in by_name["pre_share_none"]["options"]
+    assert all("run.seed=3" in s["options"] for s in stages if s["kind"] == "train")
+    assert "capfilt.seed=3" in by_name["capfilt_CF"]["options"]
+    # each bootstrapped pre-training reads its own CapFilt output and gets the same update budget
+    assert any("stages.capfilt_C.output_dir" in o for o in by_name["pre_C"]["options"])
+    assert "run.max_train_steps_per_epoch=51" in by_name["pre_C"]["options"]
+    # Table 3 alone needs no CapFilt
+    assert not any(s["kind"] == "capfilt" for s in rep.seed_stages(0, [3], None))
+    for s in stages:
+        assert (REPO / s["cfg"]).is_file(), s["cfg"]
+
+
+def test_tables_average_over_seeds_and_show_gaps() -> None:
+    rep = _load()
+
+    def seed_result(r1: float, cider: float) -> dict:
+        ret = {"metrics": {"test": {"txt_r1": r1, "img_r1": r1 / 2}}}
+        cap = {"metrics": {"test": {"CIDEr": cider, "Bleu_4": 0.1}}}
+        cf = {
+            "counts": {"synthetic_kept": 30, "synthetic_removed": 10, "web_removed": 5},
+            "noise_filter": {"precision": 0.8, "recall": 0.5, "score_auc": 0.75},
+        }
+        return {"ret": ret, "cap": cap, "ret_CF": ret, "cap_CF": cap, "capfilt_CF": cf}
+
+    text = rep.render_tables({0: seed_result(10.0, 0.5), 1: seed_result(20.0, 0.7)}, [1, 2])
+    assert "| no bootstrap | 15.0 ± 7.1 | 7.5 ± 3.5 | 60.0 ± 14.1 | 10.0 ± 0.0 | — | — | — |" in text
+    assert "| +C+F | 15.0 ± 7.1 | 7.5 ± 3.5 | 60.0 ± 14.1 | 10.0 ± 0.0 | 80.0 ± 0.0 | 50.0 ± 0.0 | 0.8 ± 0.0 |" in text
+    assert "| +F | — |" in text  # not run: shown as missing, never as zero
+    assert "| nucleus (top-p 0.9) | 25.0 ± 0.0 |" in text  # noise ratio = 10 removed of 40 synthetic
+
+
+@pytest.mark.slow
+def test_smoke_run_of_table_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    rep = _load()
+    assert rep.main(["--smoke", "--seeds", "0", "--tables", "1", "--output-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "tables.md").read_text()
+    assert "Table 1" in text and "| +C+F |" in text
+    results = json.loads((tmp_path / "results.json").read_text())["seeds"]["0"]
+    assert set(results) == {"base", "_F", "_C", "_CF"}
+    assert results["_CF"]["TR@1"] is not None and results["_F"]["noise ratio"] is None  # +F makes no captions
+    report = json.loads((tmp_path / "seed0" / "capfilt_C" / "report.json").read_text())
+    assert report["counts"]["web_removed"] == 0 and report["counts"]["synthetic_removed"] == 0  # +C filters nothing
+
+
+@pytest.mark.slow
+def test_from_scratch_sweep_runs_and_logs(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("sweep", REPO / "projects/blip/reproduction/from_scratch_sweep.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    out = tmp_path / "log.json"
+    args = ["--steps", "2", "--every", "2", "--batch-size", "8", "--negatives", "random", "--out", str(out)]
+    assert sweep.main(args) == 0
+    log = json.loads(out.read_text())["log"]
+    assert [e["step"] for e in log] == [0, 2]
+    for e in log:
+        assert 0.0 <= e["r1"] <= 1.0 and 0.0 <= e["itm_auc"] <= 1.0 and 0.0 <= e["web_auc"] <= 1.0
+        assert set(e["web_p"]) == {"clean", "generic", "swapped", "truncated", "wrong_attribute"}
+    assert log[0]["p_pos"] != log[1]["p_pos"]  # the two updates changed the model
