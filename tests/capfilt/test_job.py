@@ -158,6 +158,61 @@ capfilt:
     path.write_text(good.replace("format: json", "format: csv"))
     with pytest.raises(ConfigError, match="json' or 'wds"):
         load_capfilt_config(path)
+    path.write_text(good)
+    for bad, msg in [
+        ("decoding.top_p=0", "top_p"),
+        ("decoding.top_k=-1", "top_k"),
+        ("num_captions=-1", "num_captions"),
+    ]:
+        with pytest.raises(ConfigError, match=msg):
+            load_capfilt_config(path, [f"capfilt.{bad}"])
+    with pytest.raises(ConfigError, match="repetition_penalty"):
+        load_capfilt_config(path, ["capfilt.decoding.repetition_penalty=0"])
+
+
+def test_decoding_defaults_follow_blip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nucleus sampling as in the original code (top-k 50, repetition penalty 1.1); beam search without them;
+    and a filter-only run (+F) loads no captioner."""
+    import types
+
+    import torch
+
+    import vlkit.models
+    from vlkit.capfilt.models import build_models
+
+    calls: list[tuple[str, dict]] = []
+
+    def fake_load_model(arch: str, model_type: str, **kw: object) -> object:
+        calls.append((arch, kw))
+        model = types.SimpleNamespace(config=types.SimpleNamespace(image_size=32))
+        model.generate = lambda samples, **g: calls.append(("generate", g)) or ["x"] * samples["image"].shape[0]
+        return model
+
+    monkeypatch.setattr(vlkit.models, "load_model", fake_load_model)
+    base = dict(
+        captioner=ModelRef("blip_caption", "tiny", overrides={"prompt": "a photo of "}),
+        filter=ModelRef("blip_retrieval", "tiny", overrides={"queue_size": 64}),
+        data=WebDataConfig(annotations="unused.json"),
+        device="cpu",
+    )
+    caption_fn, _, _ = build_models(CapFiltConfig(**base))
+    caption_fn(torch.zeros(2, 3, 32, 32), 1)
+    assert calls[0] == (
+        "blip_caption",
+        {"is_eval": True, "device": torch.device("cpu"), "checkpoint": None, "prompt": "a photo of "},
+    )
+    assert calls[1][1]["queue_size"] == 64
+    nucleus = calls[-1][1]
+    assert nucleus["use_nucleus_sampling"] and nucleus["top_k"] == 50 and nucleus["repetition_penalty"] == 1.1
+    caption_fn, _, _ = build_models(
+        CapFiltConfig(**base, decoding=DecodingConfig(use_nucleus_sampling=False, num_beams=3))
+    )
+    caption_fn(torch.zeros(1, 3, 32, 32), 1)
+    beam = calls[-1][1]
+    assert beam["top_k"] == 0 and beam["repetition_penalty"] == 1.0 and beam["num_beams"] == 3
+    calls.clear()
+    build_models(CapFiltConfig(**base, num_captions=0))
+    assert [arch for arch, _ in calls] == ["blip_retrieval"]
 
 
 def test_score_auc_counts_ties_as_half() -> None:

@@ -27,14 +27,25 @@ class ModelRef:
 
 @dataclass
 class DecodingConfig:
-    """How the captioner writes synthetic captions. The paper's choice is nucleus sampling with top-p 0.9."""
+    """How the captioner writes synthetic captions. The paper's choice is nucleus sampling with top-p 0.9.
+
+    The original code sampled with transformers' ``generate``, so top-k 50 applied as well, and with a
+    repetition penalty of 1.1 (beam search: 1.0). ``repetition_penalty: null`` picks that per decoding mode.
+    """
 
     use_nucleus_sampling: bool = True
     top_p: float = 0.9
+    top_k: int = 50
     num_beams: int = 1
     max_length: int = 30
     min_length: int = 5
-    repetition_penalty: float = 1.0
+    repetition_penalty: float | None = None
+
+    def penalty(self) -> float:
+        """The repetition penalty to use: the configured one, else BLIP's (1.1 sampling, 1.0 beam search)."""
+        if self.repetition_penalty is not None:
+            return float(self.repetition_penalty)
+        return 1.1 if self.use_nucleus_sampling else 1.0
 
 
 @dataclass
@@ -121,6 +132,13 @@ def capfilt_config_from_node(node: object, source: str) -> CapFiltConfig:
         raise ConfigError(f"{source}: capfilt.output_formats must be a non-empty subset of [json, wds], got {bad}.")
     if not 0.0 <= cfg.itm_threshold <= 1.0:
         raise ConfigError(f"{source}: capfilt.itm_threshold must be a probability in [0, 1].")
+    dec = cfg.decoding
+    if not 0.0 < dec.top_p <= 1.0 or dec.top_k < 0 or dec.num_beams < 1:
+        raise ConfigError(f"{source}: capfilt.decoding needs 0 < top_p <= 1, top_k >= 0 (0 = off) and num_beams >= 1.")
+    if dec.repetition_penalty is not None and not dec.repetition_penalty > 0:
+        raise ConfigError(f"{source}: capfilt.decoding.repetition_penalty must be positive (or null for BLIP's).")
+    if cfg.num_captions < 0:
+        raise ConfigError(f"{source}: capfilt.num_captions must be >= 0 (0 = filter the web texts only).")
     if cfg.on_bad_sample not in ("error", "skip"):
         raise ConfigError(f"{source}: capfilt.on_bad_sample must be 'error' or 'skip'.")
     for ref_name in ("captioner", "filter"):

@@ -51,7 +51,8 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
             max_length=dec.max_length,
             min_length=dec.min_length,
             top_p=dec.top_p,
-            repetition_penalty=dec.repetition_penalty,
+            top_k=dec.top_k if dec.use_nucleus_sampling else 0,
+            repetition_penalty=dec.penalty(),
             num_captions=num_captions,
         )
         return [flat[i * num_captions : (i + 1) * num_captions] for i in range(images.shape[0])]

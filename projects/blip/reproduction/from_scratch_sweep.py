@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--itm-start", type=int, default=0, help="add the ITM loss only from this step on")
     p.add_argument("--head-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the ITM head")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
+    p.add_argument("--text-init-std", type=float, default=None, help="re-initialise the text encoder's linear layers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
@@ -110,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         queue_size=args.queue_size,
         alpha=args.alpha,
     ).to(dev)
+    if args.text_init_std is not None:
+        for module in [*model.text_encoder.modules(), *model.text_encoder_m.modules()]:
+            if isinstance(module, torch.nn.Linear):
+                torch.nn.init.normal_(module.weight, std=args.text_init_std)
+        model.copy_to_momentum()
     model.train()
     head = [p for n, p in model.named_parameters() if n.startswith("itm_head.") and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("itm_head.") and p.requires_grad]

@@ -65,10 +65,13 @@ class BlipCaption(DecodingMixin, BlipBase):
         num_captions: int = 1,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
+        top_k: int = 0,
     ) -> list[str]:
         """Captions for ``samples["image"]``: ``num_captions`` per image, consecutive; prompt removed.
 
-        Lengths count the prompt tokens, as in BLIP and LAVIS.
+        Lengths count the prompt tokens, as in BLIP and LAVIS. ``top_k`` (0 = off) restricts sampling to the
+        k most likely tokens before ``top_p``; the original BLIP sampled through transformers' ``generate``,
+        whose default is top-k 50, with repetition penalty 1.1 (CapFilt's ``decoding`` defaults do the same).
         """
         image_embeds = self.encode_image(self.image_input(samples).to(self.device))
         b = image_embeds.shape[0]
@@ -84,6 +87,7 @@ class BlipCaption(DecodingMixin, BlipBase):
             min_length=min_length,
             use_nucleus_sampling=use_nucleus_sampling,
             top_p=top_p,
+            top_k=top_k,
             repetition_penalty=repetition_penalty,
             num_return_sequences=num_captions,
             temperature=temperature,
