@@ -5,31 +5,10 @@ from torch.utils.data import Dataset
 
 from vlkit.runners.sampling import (
     PerSampleSeededDataset,
-    ResumableDistributedSampler,
     ShardedEvalSampler,
     TrainBatches,
     interleave_gathered,
 )
-
-
-def test_sampler_is_deterministic_per_epoch_and_resumable() -> None:
-    s = ResumableDistributedSampler(10, shuffle=True, seed=5)
-    s.set_epoch(3)
-    full = list(s)
-    assert sorted(full) == list(range(10))
-    assert list(s) == full
-    s.set_epoch(4)
-    assert list(s) != full
-    s.set_epoch(3)
-    s.set_start_index(6)
-    assert list(s) == full[6:] and len(s) == 4
-
-
-def test_sampler_shards_cover_dataset_with_equal_lengths() -> None:
-    shards = [ResumableDistributedSampler(7, num_replicas=3, rank=r, seed=0) for r in range(3)]
-    lists = [list(s) for s in shards]
-    assert all(len(x) == 3 for x in lists)
-    assert set(sum(lists, [])) == set(range(7))  # padded by wrapping: 9 slots, 7 distinct
 
 
 def test_eval_sharding_has_no_duplicates_and_interleave_restores_order() -> None:

@@ -2,8 +2,8 @@
 
 Exact resume needs (1) the same sample order, resumable at any batch, and (2) data augmentation
 that does not depend on which worker, or which process start, loads a sample. The first is
-:class:`ResumableDistributedSampler` (``set_epoch`` / ``set_start_index``); the second is
-:class:`PerSampleSeededDataset`, which seeds Python/NumPy/torch from ``(seed, epoch, index)`` before
+:class:`~vlkit.data.samplers.DistributedResumableSampler` (``set_epoch`` / ``set_start_index``); the
+second is :class:`PerSampleSeededDataset`, which seeds Python/NumPy/torch from ``(seed, epoch, index)`` before
 loading each sample. Neither touches the main process's RNG streams, so dropout in the model sees
 the same random numbers with or without an interruption.
 """
@@ -20,54 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 from torch.utils.data.dataloader import default_collate
 
-
-class ResumableDistributedSampler(Sampler[int]):
-    """Shuffled (or ordered) indices, split across ranks, resumable mid-epoch.
-
-    The epoch's permutation comes from ``seed + epoch``; it is padded by wrapping around to a multiple
-    of ``num_replicas`` (training only needs equal-length shards) and rank ``r`` takes every
-    ``num_replicas``-th index starting at ``r``.
-
-    Args:
-        num_samples: Dataset length.
-        num_replicas: World size.
-        rank: This process's rank.
-        shuffle: Permute each epoch.
-        seed: Base seed (the same on every rank).
-    """
-
-    def __init__(self, num_samples: int, num_replicas: int = 1, rank: int = 0, shuffle: bool = True, seed: int = 0):
-        self.num_samples = num_samples
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-        self.start_index = 0
-        self.per_rank = math.ceil(num_samples / num_replicas)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def set_start_index(self, start_index: int) -> None:
-        """Skip this rank's first ``start_index`` samples of the epoch (resume mid-epoch)."""
-        self.start_index = start_index
-
-    def _rank_indices(self) -> list[int]:
-        if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(self.num_samples, generator=gen).tolist()
-        else:
-            order = list(range(self.num_samples))
-        total = self.per_rank * self.num_replicas
-        order = (order * math.ceil(total / max(1, len(order))))[:total] if order else []
-        return order[self.rank : total : self.num_replicas]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._rank_indices()[self.start_index :])
-
-    def __len__(self) -> int:
-        return max(0, self.per_rank - self.start_index)
+from vlkit.data.samplers import DistributedResumableSampler
 
 
 class ShardedEvalSampler(Sampler[int]):
@@ -189,10 +142,10 @@ class TrainBatches:
         self.num_workers = num_workers
         self.collate = collate or collate_fn_of(dataset)
         self.iterable = isinstance(dataset, IterableDataset)
-        self.sampler: ResumableDistributedSampler | None = None
+        self.sampler: DistributedResumableSampler | None = None
         self.source: Dataset = dataset
         if not self.iterable:
-            self.sampler = ResumableDistributedSampler(len(dataset), world_size, rank, shuffle=True, seed=seed)
+            self.sampler = DistributedResumableSampler(len(dataset), world_size, rank, shuffle=True, seed=seed)
             self.source = PerSampleSeededDataset(dataset, seed)
 
     def __len__(self) -> int:

@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--itm-start", type=int, default=0, help="add the ITM loss only from this step on")
     p.add_argument("--head-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the ITM head")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
+    p.add_argument("--no-dropout", action="store_true", help="turn off the text encoder's dropout")
     p.add_argument("--text-init-std", type=float, default=None, help="re-initialise the text encoder's linear layers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -116,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(module, torch.nn.Linear):
                 torch.nn.init.normal_(module.weight, std=args.text_init_std)
         model.copy_to_momentum()
+    if args.no_dropout:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+            elif isinstance(getattr(module, "dropout", None), float):  # attention-probability dropout
+                module.dropout = 0.0
     model.train()
     head = [p for n, p in model.named_parameters() if n.startswith("itm_head.") and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("itm_head.") and p.requires_grad]
