@@ -131,3 +131,50 @@ def test_spice_without_corenlp_asks_for_explicit_download(monkeypatch: pytest.Mo
     monkeypatch.setattr(captioning, "java_available", lambda: True)
     with pytest.raises(RuntimeError, match="get_stanford_models"):
         score_captions({0: ["a b"]}, {0: "a b"}, ("SPICE",))
+
+
+_VARIED = [
+    "A man riding a bike.",
+    "A dog's toy, on the floor!",
+    "People don't like t-shirts; they're  hot?",
+    'Two "red" circles (big) - and a square...',
+    "[a] {b}",
+    "It's 3 o'clock",
+    "A MAN WITH A HAT",
+]
+
+
+def test_simple_tokenizer_on_known_cases() -> None:
+    assert captioning.simple_tokenize(_VARIED) == [
+        "a man riding a bike",
+        "a dog 's toy on the floor",
+        "people do n't like t-shirts they 're hot",
+        "two red circles -lrb- big -rrb- and a square",
+        "-lsb- a -rsb- -lcb- b -rcb-",
+        "it 's 3 o'clock",
+        "a man with a hat",
+    ]
+
+
+@needs_java
+def test_simple_tokenizer_matches_ptb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlkit.data.synthetic.world import ensure_world
+
+    root = ensure_world()
+    anns = json.loads((root / "coco" / "annotations" / "coco_karpathy_train.json").read_text())
+    world = sorted({a["caption"] for a in anns})
+    web = sorted({a["caption"] for a in json.loads((root / "web" / "annotations" / "web_train.json").read_text())})
+    sentences = _VARIED + world + web
+    assert captioning.simple_tokenize(sentences) == ptb_tokenize(sentences)
+
+
+def test_simple_tokenizer_evaluates_without_java(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(captioning, "java_available", lambda: False)
+    gt = build_coco_gt([{"image_id": 1, "caption": ["A red circle."]}, {"image_id": 2, "caption": ["A blue star!"]}])
+    preds = [{"image_id": 1, "caption": "a red circle"}, {"image_id": 2, "caption": "a blue star"}]
+    with pytest.raises(RuntimeError, match="needs Java"):
+        coco_caption_eval(preds, gt)
+    out = coco_caption_eval(preds, gt, tokenizer="simple")
+    assert out["Bleu_1"] == pytest.approx(1.0) and math.isnan(out["METEOR"]) and out["CIDEr"] > 0
+    with pytest.raises(ValueError, match="run.caption_tokenizer"):
+        coco_caption_eval(preds, gt, tokenizer="nltk")

@@ -4,7 +4,7 @@ Every metric returns a plain ``dict[str, float]`` with an ``agg_metrics`` entry 
 checkpoint. pycocoevalcap (and Java) are only touched when a caption metric is computed.
 """
 
-from vlkit.metrics.captioning import build_coco_gt, coco_caption_eval, ptb_tokenize, score_captions
+from vlkit.metrics.captioning import build_coco_gt, coco_caption_eval, ptb_tokenize, score_captions, simple_tokenize
 from vlkit.metrics.classification import classification_accuracy
 from vlkit.metrics.retrieval import best_positive_ranks, itc_topk_itm_rerank, rank_slice, retrieval_metrics
 from vlkit.metrics.video_retrieval import video_retrieval_metrics
@@ -24,6 +24,7 @@ __all__ = [
     "rank_slice",
     "retrieval_metrics",
     "score_captions",
+    "simple_tokenize",
     "video_retrieval_metrics",
     "visdial_metrics",
     "visdial_ndcg",

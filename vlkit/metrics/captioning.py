@@ -3,6 +3,10 @@
 Captions are tokenized with the Stanford PTB tokenizer shipped in pycocoevalcap (lower-cased, punctuation
 dropped), exactly as the COCO caption server does; that and METEOR/SPICE run Java. Scores are on
 pycocoevalcap's scale (fractions; papers print them x100, e.g. CIDEr 1.297 → 129.7).
+
+Where no Java runtime can be installed, ``tokenizer="simple"`` (``run.caption_tokenizer: simple``) uses
+:func:`simple_tokenize`, a pure-Python stand-in that matches PTB on plain captions but not on every
+contraction or symbol, and METEOR is then reported as ``nan``: not the official protocol.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -99,6 +104,38 @@ def ptb_tokenize(sentences: Sequence[str]) -> list[str]:
         raise RuntimeError(f"PTBTokenizer returned {len(lines)} lines for {len(sentences)} sentences")
     drop = set(ptb.PUNCTUATIONS)
     return [" ".join(tok for tok in line.rstrip().split(" ") if tok not in drop) for line in lines[: len(sentences)]]
+
+
+# Tokens PTB splits off a word ("dog's" → "dog 's", "don't" → "do n't") and the punctuation it then drops.
+_CLITIC = re.compile(r"(?i)(n't|'s|'re|'ve|'ll|'d|'m)$")
+_PUNCT = re.compile(r"[^\w\s'-]|(?<!\w)['-]|['-](?!\w)")  # keeps in-word hyphens and apostrophes
+# PTB writes brackets as -LRB- etc.; lower-cased they are not in pycocoevalcap's drop list, so they stay.
+_BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
+_PTB_DROP = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"}
+
+
+def simple_tokenize(sentences: Sequence[str]) -> list[str]:
+    """A Java-free approximation of :func:`ptb_tokenize`: lower-case, punctuation removed, clitics split off.
+
+    Identical to PTB on captions made of words, spaces and sentence punctuation (e.g. every caption of the
+    synthetic world; ``tests/metrics`` checks it against the Java tokenizer when Java is present).
+    """
+    out = []
+    for sentence in sentences:
+        tokens = []
+        text = sentence.lower()
+        for bracket, name in _BRACKETS.items():
+            text = text.replace(bracket, f" vlkitbracket{name[1:-1]} ")
+        for word in _PUNCT.sub(" ", text).split():
+            m = _CLITIC.search(word)
+            if word.startswith("vlkitbracket"):
+                tokens.append(f"-{word[len('vlkitbracket') :]}-")
+            elif m and m.start() > 0:
+                tokens += [word[: m.start()], m.group(1)]
+            elif word not in _PTB_DROP:
+                tokens.append(word)
+        out.append(" ".join(tokens))
+    return out
 
 
 def _spice_scorer() -> Any:
@@ -189,6 +226,7 @@ def coco_caption_eval(
     ground_truth: Mapping[str, Any] | str | Path,
     metrics: Sequence[str] = DEFAULT_METRICS,
     spice: bool = False,
+    tokenizer: str = "ptb",
 ) -> dict[str, float]:
     """Evaluate generated captions the way the COCO caption server does.
 
@@ -199,6 +237,7 @@ def coco_caption_eval(
             :func:`build_coco_gt`. Only the predicted images are scored, as LAVIS does.
         metrics: subset of ``Bleu``, ``METEOR``, ``ROUGE_L``, ``CIDEr`` (``SPICE`` too, like ``spice=True``).
         spice: also compute SPICE (slow, needs 8 GB for Java and Stanford CoreNLP on disk).
+        tokenizer: ``ptb`` (Stanford's, Java: the official protocol) or ``simple`` (:func:`simple_tokenize`).
 
     Returns:
         ``Bleu_1..4``, ``METEOR``, ``ROUGE_L``, ``CIDEr`` (+ ``SPICE``) on pycocoevalcap's 0-1 scale (CIDEr
@@ -207,6 +246,8 @@ def coco_caption_eval(
     Raises:
         RuntimeError: ``java`` is missing (the PTB tokenizer needs it; METEOR alone would just be skipped).
     """
+    if tokenizer not in ("ptb", "simple"):
+        raise ValueError(f"caption tokenizer {tokenizer!r} is not 'ptb' or 'simple' (run.caption_tokenizer)")
     refs = _references_by_image(ground_truth)
     by_str = {str(k): k for k in refs}
     candidates: dict[Any, str] = {}
@@ -223,7 +264,8 @@ def coco_caption_eval(
         logger.warning("caption evaluation covers %d of %d ground-truth images", len(candidates), len(refs))
     ids = list(candidates)
     flat_refs = [caption for i in ids for caption in refs[i]]
-    tokens = ptb_tokenize([candidates[i] for i in ids] + flat_refs)
+    tokenize = ptb_tokenize if tokenizer == "ptb" else simple_tokenize
+    tokens = tokenize([candidates[i] for i in ids] + flat_refs)
     res_tok = dict(zip(ids, tokens[: len(ids)]))
     gts_tok: dict[Any, list[str]] = {}
     cursor = len(ids)

@@ -22,6 +22,7 @@ class CaptionRunConfig(RunConfig):
     num_beams: int = 3
     use_nucleus_sampling: bool = False
     spice: bool = False
+    caption_tokenizer: str = "ptb"  # "simple": no Java needed, not the official protocol (docs/metrics.md)
     best_metric: str = "agg_metrics"
 
 
@@ -47,4 +48,5 @@ class CaptionTask(BaseTask):
         write_results(results, output_dir, f"{split}{self.epoch_tag}")
         if not results or not hasattr(self.eval_dataset, "coco_gt"):
             return {}
-        return coco_caption_eval(results, self.eval_dataset.coco_gt(), spice=self.run_cfg.spice)
+        r = self.run_cfg
+        return coco_caption_eval(results, self.eval_dataset.coco_gt(), spice=r.spice, tokenizer=r.caption_tokenizer)
