@@ -35,8 +35,18 @@ def test_stage_plan_covers_every_table_once() -> None:
     # each bootstrapped pre-training reads its own CapFilt output and gets the same update budget
     assert any("stages.capfilt_C.output_dir" in o for o in by_name["pre_C"]["options"])
     assert "run.max_train_steps_per_epoch=51" in by_name["pre_C"]["options"]
-    # Table 3 alone needs no CapFilt
+    # Table 3 alone needs no CapFilt; variants=[] is just the shared stages; the simple tokenizer reaches cap* only
     assert not any(s["kind"] == "capfilt" for s in rep.seed_stages(0, [3], None))
+    assert [s["name"] for s in rep.seed_stages(0, [1, 2, 3], None, variants=[])] == ["pre", "cap", "ret"]
+    only = rep.seed_stages(0, [1, 2], None, variants=["C"], caption_tokenizer="simple")
+    assert [s["name"] for s in only] == ["pre", "cap", "ret", "capfilt_C", "pre_C", "cap_C", "ret_C"]
+    tok = [s["name"] for s in only if "run.caption_tokenizer=simple" in s["options"]]
+    assert tok == ["cap", "cap_C"]
+    assert rep._drop_option(["--seeds", "0", "1", "--smoke", "--variants", "F"], "--seeds") == [
+        "--smoke",
+        "--variants",
+        "F",
+    ]
     for s in stages:
         assert (REPO / s["cfg"]).is_file(), s["cfg"]
 
@@ -64,7 +74,15 @@ def test_tables_average_over_seeds_and_show_gaps() -> None:
 def test_smoke_run_of_table_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     rep = _load()
-    assert rep.main(["--smoke", "--seeds", "0", "--tables", "1", "--output-dir", str(tmp_path)]) == 0
+    # --parallel: the shared stages in one process, then one process per variant (logs under logs/)
+    argv = ["--smoke", "--seeds", "0", "--tables", "1", "--output-dir", str(tmp_path), "--parallel"]
+    assert rep.main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
+        "seed0_C.log",
+        "seed0_CF.log",
+        "seed0_F.log",
+        "seed0_base.log",
+    ]
     text = (tmp_path / "tables.md").read_text()
     assert "Table 1" in text and "| +C+F |" in text
     results = json.loads((tmp_path / "results.json").read_text())["seeds"]["0"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
@@ -58,24 +59,36 @@ METRICS = {  # column -> (stage prefix, path in the stage result, scale)
 }
 
 
-def seed_stages(seed: int, tables: Iterable[int], pretrain_steps: int | None) -> list[dict[str, Any]]:
-    """The stages of one seed's pipeline (plain dicts in ``pipeline.stages`` form)."""
-    from vlkit.models.med import SHARE_STRATEGIES  # noqa: F401  (fails early if vlkit is not importable)
+def table_variants(tables: Iterable[int]) -> list[str]:
+    return [v for t in sorted(set(tables)) for v in TABLE_VARIANTS[t]]
 
+
+def seed_stages(
+    seed: int,
+    tables: Iterable[int],
+    pretrain_steps: int | None,
+    variants: Sequence[str] | None = None,
+    caption_tokenizer: str = "ptb",
+) -> list[dict[str, Any]]:
+    """The stages of one seed's pipeline (plain dicts in ``pipeline.stages`` form).
+
+    ``variants`` restricts the tables' variants (``[]``: only the shared ``pre``/``cap``/``ret`` stages).
+    """
     seed_opt = [f"run.seed={seed}"]
     pre = {"name": "pre", "kind": "train", "cfg": f"{HERE}/pretrain.yaml", "options": seed_opt}
     stages: list[dict[str, Any]] = [pre]
 
     def downstream(tag: str, pre: str) -> list[dict[str, Any]]:
         ckpt = f"model.pretrained=${{stages.{pre}.last_checkpoint}}"
+        tok = [f"run.caption_tokenizer={caption_tokenizer}"] if caption_tokenizer != "ptb" else []
         return [
-            {"name": f"cap{tag}", "kind": "train", "cfg": f"{HERE}/caption.yaml", "options": [*seed_opt, ckpt]},
+            {"name": f"cap{tag}", "kind": "train", "cfg": f"{HERE}/caption.yaml", "options": [*seed_opt, ckpt, *tok]},
             {"name": f"ret{tag}", "kind": "train", "cfg": f"{HERE}/retrieval.yaml", "options": [*seed_opt, ckpt]},
         ]
 
     stages += downstream("", "pre")
-    variants = [v for t in sorted(set(tables)) for v in TABLE_VARIANTS[t]]
-    for v in variants:
+    wanted = table_variants(tables) if variants is None else [v for v in table_variants(tables) if v in variants]
+    for v in wanted:
         if v in CAPFILT_VARIANTS:
             stages.append(
                 {
@@ -117,16 +130,45 @@ def seed_stages(seed: int, tables: Iterable[int], pretrain_steps: int | None) ->
     return stages
 
 
-def run_seed(seed: int, tables: Sequence[int], out_dir: Path, options: list[str], pretrain_steps: int | None) -> dict:
-    from omegaconf import OmegaConf
-
+def run_seed(seed: int, out_dir: Path, options: list[str], **plan: Any) -> dict:
+    """Run (or find done) one seed's stages; ``plan`` is :func:`seed_stages`' keyword arguments."""
     from vlkit.pipelines.pipeline import Pipeline, PipelineConfig, StageConfig
 
-    stages = [StageConfig(**s) for s in seed_stages(seed, tables, pretrain_steps)]
+    stages = [StageConfig(**s) for s in seed_stages(seed, **plan)]
     cfg = PipelineConfig(name=f"reproduction_seed{seed}", output_dir=str(out_dir / f"seed{seed}"), stages=stages)
-    (out_dir / f"seed{seed}").mkdir(parents=True, exist_ok=True)
-    (out_dir / f"seed{seed}" / "pipeline.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
     return Pipeline(cfg, options).run()
+
+
+def run_parallel(argv: Sequence[str], seeds: Sequence[int], variants: Sequence[str], out_dir: Path) -> None:
+    """Phase 1: each seed's shared stages in its own process; phase 2: one process per (seed, variant).
+
+    Stages are skipped when done, so the processes of one seed share ``pre``/``cap``/``ret`` safely once
+    phase 1 has finished. Logs go to ``<output-dir>/logs/``.
+    """
+    import subprocess
+
+    logs = out_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    base = [sys.executable, str(Path(__file__).resolve()), *argv]
+
+    def launch(jobs: list[tuple[int, str]]) -> None:
+        # share the CPU cores instead of oversubscribing them (torch reads OMP_NUM_THREADS at start)
+        env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // len(jobs)))}
+        procs = []
+        for seed, variant in jobs:
+            cmd = [*base, "--seeds", str(seed), "--variants", variant, "--no-tables"]
+            log = open(logs / f"seed{seed}_{variant}.log", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+            procs.append((log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)))
+        failed = []
+        for log, proc in procs:
+            if proc.wait() != 0:
+                failed.append(f"{log.name} (exit {proc.returncode})")
+            log.close()
+        if failed:
+            raise RuntimeError(f"reproduction processes failed; see {', '.join(failed)}")
+
+    launch([(s, "base") for s in seeds])
+    launch([(s, v) for s in seeds for v in variants])
 
 
 def _get(result: dict | None, path: Sequence[str]) -> float | None:
@@ -194,6 +236,20 @@ def render_tables(per_seed: dict[int, dict[str, dict]], tables: Sequence[int]) -
     return "\n".join(out)
 
 
+def _drop_option(argv: list[str], name: str) -> list[str]:
+    """``argv`` without ``name`` and the values that follow it."""
+    out, skipping = [], False
+    for a in argv:
+        if a == name:
+            skipping = True
+        elif skipping and a.startswith("--"):
+            skipping = False
+            out.append(a)
+        elif not skipping:
+            out.append(a)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -207,12 +263,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="updates per epoch for pre-training on bootstrapped sets (default: 51, as the noisy set)",
     )
     p.add_argument("--options", nargs="+", default=[], help="extra '<stage|kind|*>:key=value' overrides")
+    all_variants = sorted({v for vs in TABLE_VARIANTS.values() for v in vs})
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        choices=["base", *all_variants],
+        default=None,
+        help="run only these variants of the selected tables ('base': only the shared stages)",
+    )
+    p.add_argument(
+        "--caption-tokenizer",
+        choices=["ptb", "simple"],
+        default="ptb",
+        help="caption evaluation tokenizer ('simple' needs no Java; not the official protocol)",
+    )
+    p.add_argument(
+        "--parallel",
+        action="store_true",
+        help="one process per seed, then per (seed, variant): for a GPU or a many-core machine",
+    )
+    p.add_argument("--no-tables", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out_dir = Path(args.output_dir)
     options = [*(SMOKE_OPTIONS if args.smoke else []), *args.options]
     pretrain_steps = 2 if args.smoke else (args.pretrain_steps or 51)
-    per_seed = {s: run_seed(s, args.tables, out_dir, options, pretrain_steps) for s in args.seeds}
+    variants = None if args.variants is None else [v for v in args.variants if v != "base"]
+    plan = dict(tables=args.tables, pretrain_steps=pretrain_steps, caption_tokenizer=args.caption_tokenizer)
+    if args.parallel:
+        forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--parallel"]
+        forwarded = _drop_option(_drop_option(forwarded, "--seeds"), "--variants")
+        chosen = table_variants(args.tables) if variants is None else variants
+        run_parallel(forwarded, args.seeds, [v for v in table_variants(args.tables) if v in chosen], out_dir)
+    per_seed = {s: run_seed(s, out_dir, options, variants=variants, **plan) for s in args.seeds}
+    if args.no_tables:
+        return 0
     text = render_tables(per_seed, args.tables)
     if args.smoke:
         text = "(smoke run: a few steps per stage; the numbers are not meaningful)\n\n" + text
