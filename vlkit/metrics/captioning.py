@@ -106,12 +106,12 @@ def ptb_tokenize(sentences: Sequence[str]) -> list[str]:
     return [" ".join(tok for tok in line.rstrip().split(" ") if tok not in drop) for line in lines[: len(sentences)]]
 
 
-# Tokens PTB splits off a word ("dog's" → "dog 's", "don't" → "do n't") and the punctuation it then drops.
-_CLITIC = re.compile(r"(?i)(n't|'s|'re|'ve|'ll|'d|'m)$")
-_PUNCT = re.compile(r"[^\w\s'-]|(?<!\w)['-]|['-](?!\w)")  # keeps in-word hyphens and apostrophes
+# Clitics PTB splits off a word ("dog's" → "dog 's", "don't" → "do n't").
+_CLITIC = re.compile(r"(n't|'s|'re|'ve|'ll|'d|'m)$")
 # PTB writes brackets as -LRB- etc.; lower-cased they are not in pycocoevalcap's drop list, so they stay.
 _BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
-_PTB_DROP = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"}
+# Everything else that is not part of a word is punctuation PTB drops (in-word hyphens and apostrophes stay).
+_PUNCT = re.compile(r"[^\w\s'\-()\[\]{}]|(?<!\w)['-]|['-](?!\w)")
 
 
 def simple_tokenize(sentences: Sequence[str]) -> list[str]:
@@ -123,16 +123,14 @@ def simple_tokenize(sentences: Sequence[str]) -> list[str]:
     out = []
     for sentence in sentences:
         tokens = []
-        text = sentence.lower()
-        for bracket, name in _BRACKETS.items():
-            text = text.replace(bracket, f" vlkitbracket{name[1:-1]} ")
-        for word in _PUNCT.sub(" ", text).split():
+        text = _PUNCT.sub(" ", sentence.lower())
+        for word in re.sub(r"([()\[\]{}])", r" \1 ", text).split():
             m = _CLITIC.search(word)
-            if word.startswith("vlkitbracket"):
-                tokens.append(f"-{word[len('vlkitbracket') :]}-")
+            if word in _BRACKETS:
+                tokens.append(_BRACKETS[word])
             elif m and m.start() > 0:
                 tokens += [word[: m.start()], m.group(1)]
-            elif word not in _PTB_DROP:
+            else:
                 tokens.append(word)
         out.append(" ".join(tokens))
     return out

@@ -73,10 +73,10 @@ def load_pairs(root: Path, annotation: str, image_dir: str, size: int) -> tuple[
 
 
 def auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
-    """P(score of a positive > score of a negative) (Mann-Whitney, ties at random)."""
-    scores = torch.cat([pos, neg])
-    ranks = scores.argsort().argsort().float() + 1
-    return ((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))).item()
+    """P(score of a positive > score of a negative): the CapFilt report's Mann-Whitney AUC."""
+    from vlkit.capfilt.outputs import _auc
+
+    return _auc(pos.tolist(), neg.tolist())
 
 
 def main(argv: list[str] | None = None) -> int:

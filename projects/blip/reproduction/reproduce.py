@@ -59,8 +59,9 @@ METRICS = {  # column -> (stage prefix, path in the stage result, scale)
 }
 
 
-def table_variants(tables: Iterable[int]) -> list[str]:
-    return [v for t in sorted(set(tables)) for v in TABLE_VARIANTS[t]]
+def table_variants(tables: Iterable[int], only: Sequence[str] | None = None) -> list[str]:
+    """The variants of ``tables`` in table order, restricted to ``only`` when given."""
+    return [v for t in sorted(set(tables)) for v in TABLE_VARIANTS[t] if only is None or v in only]
 
 
 def seed_stages(
@@ -87,8 +88,7 @@ def seed_stages(
         ]
 
     stages += downstream("", "pre")
-    wanted = table_variants(tables) if variants is None else [v for v in table_variants(tables) if v in variants]
-    for v in wanted:
+    for v in table_variants(tables, variants):
         if v in CAPFILT_VARIANTS:
             stages.append(
                 {
@@ -171,24 +171,17 @@ def run_parallel(argv: Sequence[str], seeds: Sequence[int], variants: Sequence[s
     launch([(s, v) for s in seeds for v in variants])
 
 
-def _get(result: dict | None, path: Sequence[str]) -> float | None:
-    value: Any = result
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return float(value) if isinstance(value, int | float) else None
-
-
 def row_values(results: dict[str, dict], tag: str) -> dict[str, float | None]:
     """One table row (``tag`` = "" for the no-bootstrap model, else ``_<variant>``) of one seed."""
-    row = {col: _get(results.get(f"{prefix}{tag}"), path) for col, (prefix, path, _) in METRICS.items()}
+    from vlkit.quickstart import _get  # the same nested-result lookup as the quickstart table
+
+    row = {col: _get(results.get(f"{prefix}{tag}"), *path) for col, (prefix, path, _) in METRICS.items()}
     row = {col: (None if v is None else v * METRICS[col][2]) for col, v in row.items()}
     cf = results.get(f"capfilt{tag}", {})
     nf, counts = cf.get("noise_filter", {}), cf.get("counts", {})
     syn = counts.get("synthetic_kept", 0) + counts.get("synthetic_removed", 0)
     row["noise ratio"] = 100.0 * counts.get("synthetic_removed", 0) / syn if syn else None
-    row["filter P"] = 100.0 * nf["precision"] if nf and cf.get("counts", {}).get("web_removed") else None
+    row["filter P"] = 100.0 * nf["precision"] if nf and counts.get("web_removed") else None
     row["filter R"] = 100.0 * nf["recall"] if nf else None
     row["filter AUC"] = nf.get("score_auc") if nf else None
     return row
@@ -283,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="one process per seed, then per (seed, variant): for a GPU or a many-core machine",
     )
     p.add_argument("--no-tables", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)  # fmt: skip
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out_dir = Path(args.output_dir)
     options = [*(SMOKE_OPTIONS if args.smoke else []), *args.options]
@@ -293,8 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.parallel:
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--parallel"]
         forwarded = _drop_option(_drop_option(forwarded, "--seeds"), "--variants")
-        chosen = table_variants(args.tables) if variants is None else variants
-        run_parallel(forwarded, args.seeds, [v for v in table_variants(args.tables) if v in chosen], out_dir)
+        run_parallel(forwarded, args.seeds, table_variants(args.tables, variants), out_dir)
     per_seed = {s: run_seed(s, out_dir, options, variants=variants, **plan) for s in args.seeds}
     if args.no_tables:
         return 0
