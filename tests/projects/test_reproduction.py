@@ -42,6 +42,13 @@ def test_stage_plan_covers_every_table_once() -> None:
     assert [s["name"] for s in only] == ["pre", "cap", "ret", "capfilt_C", "pre_C", "cap_C", "ret_C"]
     tok = [s["name"] for s in only if "run.caption_tokenizer=simple" in s["options"]]
     assert tok == ["cap", "cap_C"]
+    # a warm start initialises every pre-training and nothing else (fine-tuning starts from pre-training)
+    warm = rep.seed_stages(0, [1, 3], None, variants=["C", "share_all"], warm_start="/w.safetensors")
+    assert [s["name"] for s in warm if "model.pretrained=/w.safetensors" in s["options"]] == [
+        "pre",
+        "pre_C",
+        "pre_share_all",
+    ]
     assert rep._drop_option(["--seeds", "0", "1", "--smoke", "--variants", "F"], "--seeds") == [
         "--smoke",
         "--variants",

@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
     p.add_argument("--no-dropout", action="store_true", help="turn off the text encoder's dropout")
     p.add_argument("--text-init-std", type=float, default=None, help="re-initialise the text encoder's linear layers")
+    p.add_argument("--init", default=None, help="start from these weights (e.g. warm_start.py's output), non-strictly")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(module, torch.nn.Linear):
                 torch.nn.init.normal_(module.weight, std=args.text_init_std)
         model.copy_to_momentum()
+    if args.init:
+        model.load_checkpoint(args.init, strict=False)  # the momentum encoders are copied from the loaded ones
     if args.no_dropout:
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):

@@ -70,13 +70,16 @@ def seed_stages(
     pretrain_steps: int | None,
     variants: Sequence[str] | None = None,
     caption_tokenizer: str = "ptb",
+    warm_start: str | None = None,
 ) -> list[dict[str, Any]]:
     """The stages of one seed's pipeline (plain dicts in ``pipeline.stages`` form).
 
-    ``variants`` restricts the tables' variants (``[]``: only the shared ``pre``/``cap``/``ret`` stages).
+    ``variants`` restricts the tables' variants (``[]``: only the shared ``pre``/``cap``/``ret`` stages);
+    ``warm_start`` (``warm_start.py``'s weights) initialises every pre-training, as BERT + ImageNet do BLIP's.
     """
     seed_opt = [f"run.seed={seed}"]
-    pre = {"name": "pre", "kind": "train", "cfg": f"{HERE}/pretrain.yaml", "options": seed_opt}
+    init = [f"model.pretrained={warm_start}"] if warm_start else []
+    pre = {"name": "pre", "kind": "train", "cfg": f"{HERE}/pretrain.yaml", "options": [*seed_opt, *init]}
     stages: list[dict[str, Any]] = [pre]
 
     def downstream(tag: str, pre: str) -> list[dict[str, Any]]:
@@ -114,7 +117,7 @@ def seed_stages(
                     "name": f"pre_{v}",
                     "kind": "train",
                     "cfg": f"{HERE}/pretrain_boot.yaml",
-                    "options": [*seed_opt, *boot, *steps],
+                    "options": [*seed_opt, *init, *boot, *steps],
                 }
             )
         else:
@@ -123,7 +126,7 @@ def seed_stages(
                     "name": f"pre_{v}",
                     "kind": "train",
                     "cfg": f"{HERE}/pretrain.yaml",
-                    "options": [*seed_opt, f"model.share_strategy={SHARE_VARIANTS[v]}"],
+                    "options": [*seed_opt, *init, f"model.share_strategy={SHARE_VARIANTS[v]}"],
                 }
             )
         stages += downstream(f"_{v}", f"pre_{v}")
@@ -271,18 +274,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="caption evaluation tokenizer ('simple' needs no Java; not the official protocol)",
     )
     p.add_argument(
+        "--warm-start",
+        default=None,
+        help="initialise every pre-training from these weights (made by warm_start.py; default: random)",
+    )
+    p.add_argument(
         "--parallel",
         action="store_true",
         help="one process per seed, then per (seed, variant): for a GPU or a many-core machine",
     )
     p.add_argument("--no-tables", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.warm_start and not Path(args.warm_start).is_file():
+        p.error(f"--warm-start {args.warm_start} does not exist; make it with {HERE}/warm_start.py --out <file>")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out_dir = Path(args.output_dir)
     options = [*(SMOKE_OPTIONS if args.smoke else []), *args.options]
     pretrain_steps = 2 if args.smoke else (args.pretrain_steps or 51)
     variants = None if args.variants is None else [v for v in args.variants if v != "base"]
-    plan = dict(tables=args.tables, pretrain_steps=pretrain_steps, caption_tokenizer=args.caption_tokenizer)
+    warm = str(Path(args.warm_start).resolve()) if args.warm_start else None
+    plan = dict(
+        tables=args.tables, pretrain_steps=pretrain_steps, caption_tokenizer=args.caption_tokenizer, warm_start=warm
+    )
     if args.parallel:
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--parallel"]
         forwarded = _drop_option(_drop_option(forwarded, "--seeds"), "--variants")
