@@ -44,7 +44,11 @@ def test_stage_plan_covers_every_table_once() -> None:
     assert tok == ["cap", "cap_C"]
     # a warm start initialises every pre-training and nothing else (fine-tuning starts from pre-training)
     warm = rep.seed_stages(0, [1, 3], None, variants=["C", "share_all"], warm_start="/w.safetensors")
-    assert [s["name"] for s in warm if "model.pretrained=/w.safetensors" in s["options"]] == [
+    assert [
+        s["name"]
+        for s in warm
+        if {"model.pretrained=/w.safetensors", "model.load_pretrained=true"} <= set(s["options"])
+    ] == [
         "pre",
         "pre_C",
         "pre_share_all",

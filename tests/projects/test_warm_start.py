@@ -68,6 +68,19 @@ def test_warm_start_learns_and_loads_into_tiny_models(tmp_path: Path) -> None:
         f"text_encoder.encoder.layer.{i}" for i in range(4)
     }  # only the cross-attention starts random, as in BLIP
     assert torch.equal(retrieval.visual_encoder_m.pos_embed, retrieval.visual_encoder.pos_embed)  # momentum copied
+    # what the reproduction's pre-training stages do: the project config names the file
+    from omegaconf import OmegaConf
+
+    from vlkit.common.registry import registry
+
+    cfg = OmegaConf.load(REPO / "vlkit/configs/models/blip_pretrain/tiny.yaml").model
+    cfg.merge_with({"pretrained": str(out), "load_pretrained": True})
+    built = registry.get_model_class("blip_pretrain").from_config(cfg)
+    assert torch.equal(built.visual_encoder.pos_embed, retrieval.visual_encoder.pos_embed)
+    from safetensors.torch import load_file
+
+    saved = load_file(str(out))["text_encoder.encoder.layer.0.attention.self.query.weight"]
+    assert torch.equal(built.text_encoder.encoder.layer[0].attention.self.query.weight, saved)
     pretrain = load_model("blip_pretrain", "tiny", pretrained=False)
     report = pretrain.load_checkpoint(str(out), strict=False)
     assert not report.unexpected_keys

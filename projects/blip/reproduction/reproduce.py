@@ -78,7 +78,7 @@ def seed_stages(
     ``warm_start`` (``warm_start.py``'s weights) initialises every pre-training, as BERT + ImageNet do BLIP's.
     """
     seed_opt = [f"run.seed={seed}"]
-    init = [f"model.pretrained={warm_start}"] if warm_start else []
+    init = [f"model.pretrained={warm_start}", "model.load_pretrained=true"] if warm_start else []
     pre = {"name": "pre", "kind": "train", "cfg": f"{HERE}/pretrain.yaml", "options": [*seed_opt, *init]}
     stages: list[dict[str, Any]] = [pre]
 

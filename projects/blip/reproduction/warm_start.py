@@ -14,11 +14,12 @@ the NoCaps-style held-out objects excluded):
 The output is a ``.safetensors`` file of ``visual_encoder.*``, ``text_encoder.*`` and
 ``text_decoder.{bert,cls}.*`` (the decoder starts from the same text weights, as BLIP's does from BERT;
 cross-attention layers are left out — they start random in BLIP too). Load it as the YAML's
-``model.pretrained`` of any ``tiny`` BLIP model (a non-strict load; momentum encoders are copied from it):
+``model.pretrained`` (with ``model.load_pretrained=true``) of any ``tiny`` BLIP model (a non-strict load;
+momentum encoders are copied from it):
 
     python projects/blip/reproduction/warm_start.py --out output/warm_start/tiny.safetensors
     vlkit train --cfg-path projects/blip/reproduction/pretrain.yaml \\
-        --options model.pretrained=output/warm_start/tiny.safetensors
+        --options model.pretrained=output/warm_start/tiny.safetensors model.load_pretrained=true
 
 A JSON report (held-out accuracies before/after, seconds) is written next to the weights.
 docs/training.md ("Training a tiny model from scratch") has what it changes.
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     save_file(warm_state_dict(model), str(out), metadata={"vlkit_warm_start": "blip tiny"})
     out.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(json.dumps({k: report[k] for k in ("vision", "text", "seconds")}), flush=True)
-    print(f"wrote {out}: use it as model.pretrained of a tiny BLIP model", flush=True)
+    print(f"wrote {out}: use it as model.pretrained (with model.load_pretrained=true) of a tiny BLIP model", flush=True)
     return 0
 
 
