@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.projects import REPO, load_script
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("reproduce", REPO / "projects/blip/reproduction/reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reproduce")
 
 
 def test_stage_plan_covers_every_table_once() -> None:
@@ -105,9 +101,7 @@ def test_smoke_run_of_table_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.slow
 def test_from_scratch_sweep_runs_and_logs(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("sweep", REPO / "projects/blip/reproduction/from_scratch_sweep.py")
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
+    sweep = load_script("from_scratch_sweep")
     out = tmp_path / "log.json"
     args = ["--steps", "2", "--every", "2", "--batch-size", "8", "--negatives", "random", "--out", str(out)]
     assert sweep.main(args) == 0

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.projects import REPO, load_script
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("warm_start", REPO / "projects/blip/reproduction/warm_start.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("warm_start")
 
 
 def test_sincos_grid_gives_every_patch_its_own_code() -> None:
