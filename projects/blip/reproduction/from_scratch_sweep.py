@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--queue-size", type=int, default=64)
     p.add_argument("--alpha", type=float, default=0.0)
-    p.add_argument("--negatives", choices=["hard", "random"], default="hard", help="ITM negatives")
+    p.add_argument("--negatives", choices=["hard", "random"], default="hard", help="model.itm_negatives")
     p.add_argument("--no-itc", action="store_true", help="train on the ITM loss alone")
     p.add_argument("--itm-start", type=int, default=0, help="add the ITM loss only from this step on")
     p.add_argument("--head-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the ITM head")
@@ -82,7 +82,6 @@ def auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import vlkit.models.blip.contrastive as contrastive
     from vlkit.data.synthetic.world import ensure_world
     from vlkit.models import load_model
 
@@ -90,9 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     dev = torch.device(args.device)
     if dev.type == "cpu":
         torch.set_num_threads(args.threads)
-    if args.negatives == "random":  # uniform over the other pairs of the batch instead of softmax(similarity)
-        hard = contrastive.hard_negative_weights
-        contrastive.hard_negative_weights = lambda sim, same: hard(torch.zeros_like(sim), same)
 
     root = ensure_world()
     tr_img, tr_txt, tr_idx = load_pairs(root / "coco", "annotations/coco_karpathy_train.json", "images", 64)
@@ -112,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         momentum=args.momentum,
         queue_size=args.queue_size,
         alpha=args.alpha,
+        itm_negatives=args.negatives,
     ).to(dev)
     if args.text_init_std is not None:
         for module in [*model.text_encoder.modules(), *model.text_encoder_m.modules()]:

@@ -134,3 +134,25 @@ def test_vqa_rank_equals_brute_force_over_all_answers() -> None:
         scores = -lm_loss(logits, labels, model.config.label_smoothing, reduction="none")
         best.append(answers[int(scores.argmax())])
     assert ranked == best
+
+
+@pytest.mark.parametrize("mode", ["hard", "random"])
+def test_itm_negatives_hard_follow_similarity_random_are_uniform(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vlkit.models.blip.contrastive as contrastive
+
+    seen: list[torch.Tensor] = []
+    real = contrastive.hard_negative_weights
+    monkeypatch.setattr(contrastive, "hard_negative_weights", lambda sim, same: seen.append(sim) or real(sim, same))
+    model = load_model("blip_retrieval", "tiny", itm_negatives=mode)
+    ids = [0, 0, 1, 2]
+    model(_batch(4, ids))
+    assert len(seen) == 2
+    assert all(bool((s == 0).all()) == (mode == "random") for s in seen)
+    neg_text, neg_image = model._last_hard_negatives
+    for i, (t, im) in enumerate(zip(neg_text.tolist(), neg_image.tolist(), strict=True)):
+        assert ids[t] != ids[i] and ids[im] != ids[i]  # never the positive, in either mode
+
+
+def test_unknown_itm_negatives_is_rejected_naming_the_key() -> None:
+    with pytest.raises(ValueError, match="model.itm_negatives"):
+        load_model("blip_retrieval", "tiny", itm_negatives="semi-hard")

@@ -12,7 +12,9 @@ class BlipConfig:
 
     ``vit``/``med`` pick the encoder sizes (tiny/base/large, tiny/base); ``share_strategy`` is the paper's
     Table 3 choice for the pre-training decoder; ``itm_first_token`` is the image-grounded encoder's first
-    token (``enc`` as in pre-training/retrieval; the stand-alone ITM model of the original code uses ``cls``).
+    token (``enc`` as in pre-training/retrieval; the stand-alone ITM model of the original code uses ``cls``);
+    ``itm_negatives`` is ``hard`` (BLIP: sampled in proportion to ITC similarity) or ``random`` (uniform over
+    the other pairs of the batch; measured to train a tiny filter much faster, docs/training.md).
     """
 
     arch: str = "???"
@@ -34,6 +36,7 @@ class BlipConfig:
     max_txt_len: int = 35
     share_strategy: str = "all_but_self_attention"
     negative_all_rank: bool = False
+    itm_negatives: str = "hard"  # "hard": sampled by ITC similarity (BLIP); "random": uniform over the batch
     itm_first_token: str = "enc"
     num_frames: int = 0
     load_pretrained: bool = False
@@ -63,5 +66,7 @@ def check_blip_config(config: Any) -> None:
     for key in ("alpha", "label_smoothing"):
         if not 0.0 <= float(getattr(config, key)) <= 1.0:
             problems.append(f"model.{key} must be in [0, 1] (got {getattr(config, key)})")
+    if getattr(config, "itm_negatives", "hard") not in ("hard", "random"):
+        problems.append(f"model.itm_negatives must be 'hard' or 'random' (got {config.itm_negatives!r})")
     if problems:
         raise ValueError("Invalid BLIP model config: " + "; ".join(problems) + ".")
