@@ -1,7 +1,8 @@
 """A tiny hand-made web dataset and deterministic stand-ins for the captioner and the ITM filter.
 
 The stand-ins let these tests check CapFilt's own logic (sharding, filtering, outputs, resume) exactly;
-the end-to-end tests with real BLIP models live in tests/capfilt/test_capfilt_models.py.
+CapFilt with real BLIP models runs end to end in tests/test_quickstart.py and
+tests/projects/test_reproduction.py (smoke size: they check the flow, not the filter's quality).
 """
 
 from __future__ import annotations
