@@ -66,7 +66,7 @@ def check_blip_config(config: Any) -> None:
     for key in ("alpha", "label_smoothing"):
         if not 0.0 <= float(getattr(config, key)) <= 1.0:
             problems.append(f"model.{key} must be in [0, 1] (got {getattr(config, key)})")
-    if getattr(config, "itm_negatives", "hard") not in ("hard", "random"):
+    if config.itm_negatives not in ("hard", "random"):
         problems.append(f"model.itm_negatives must be 'hard' or 'random' (got {config.itm_negatives!r})")
     if problems:
         raise ValueError("Invalid BLIP model config: " + "; ".join(problems) + ".")

@@ -211,10 +211,11 @@ class ContrastiveHeads(nn.Module):
             text_feat_all = concat_all_gather(text_feat) if all_ranks else text_feat
             image_feat_all = concat_all_gather(image_feat) if all_ranks else image_feat
             same = torch.eq(idx_local, idx_all.T)
-            sim_i2t = image_feat @ text_feat_all.T / self.temp
-            sim_t2i = text_feat @ image_feat_all.T / self.temp
-            if getattr(self.config, "itm_negatives", "hard") == "random":  # uniform over the other pairs
-                sim_i2t, sim_t2i = torch.zeros_like(sim_i2t), torch.zeros_like(sim_t2i)
+            if self.config.itm_negatives == "random":  # equal weights: uniform over the other pairs
+                sim_i2t = sim_t2i = torch.zeros(same.shape, device=same.device)
+            else:
+                sim_i2t = image_feat @ text_feat_all.T / self.temp
+                sim_t2i = text_feat @ image_feat_all.T / self.temp
             w_i2t = hard_negative_weights(sim_i2t, same)
             w_t2i = hard_negative_weights(sim_t2i, same)
             neg_text = torch.multinomial(w_i2t, 1).squeeze(1)
