@@ -71,6 +71,13 @@ def test_stages_chain_and_skip_when_done(pipeline_file: Path, tmp_path: Path) ->
     Pipeline(cfg, ["train:run.seed=3", "filter:capfilt.seed=2"], runners={k: rec3 for k in runners}).run()
     assert [c[0] for c in rec3.calls] == ["filter"]  # only the stage whose inputs changed
 
+    # a changed upstream stage re-runs the stages that read its result, though the path they get is the same
+    rec4 = Recorder()
+    Pipeline(
+        cfg, ["train:run.seed=3", "finetune:run.lr=2", "filter:capfilt.seed=2"], runners={k: rec4 for k in runners}
+    ).run()
+    assert [c[0] for c in rec4.calls] == ["finetune", "filter"]  # pretrain is unchanged and skipped
+
 
 def test_crash_mid_pipeline_keeps_finished_stages(pipeline_file: Path) -> None:
     rec = Recorder()

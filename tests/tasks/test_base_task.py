@@ -90,3 +90,27 @@ def test_dataset_image_size_other_than_the_models_is_logged(tmp_path: Path, capl
         "datasets.shapes_coco_caption.vis_processor.train.image_size=224 differs from model.image_size=64; "
         "set them equal unless the change of resolution is intended"
     ]
+
+
+def test_only_the_runs_splits_are_built(tmp_path: Path) -> None:
+    """A dataset config listing val/test trains with only its train file there; building everything names the gap."""
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    (tmp_path / "data" / "train.json").write_text(json.dumps([{"image": "a.jpg", "caption": "x", "image_id": "0"}]))
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "model: {arch: blip_retrieval, model_type: tiny}\n"
+        f"datasets:\n  coco_retrieval:\n    build_info:\n      root: {tmp_path / 'data'}\n"
+        "      annotations: {train: {storage: train.json}}\n"
+        "run: {task: retrieval, output_dir: out}\n"
+    )
+    cfg = Config(path)
+    task = registry.get_task_class("retrieval").setup_task(cfg)
+    assert set(task.build_datasets(cfg, splits={"train"})["coco_retrieval"]) == {"train"}
+    with pytest.raises(FileNotFoundError, match="split 'val'.*coco_karpathy_val.json"):
+        task.build_datasets(cfg)
+
+
+def test_a_builder_without_a_splits_argument_builds_all(cfg: Config) -> None:
+    """Plugin builders written against build_datasets() keep working when the run passes its splits."""
+    task = registry.get_task_class(toy.TASK).setup_task(cfg)
+    assert set(task.build_datasets(cfg, splits={"train"})[toy.BUILDER]) == {"train", "val", "test"}

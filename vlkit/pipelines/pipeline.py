@@ -122,6 +122,7 @@ class Pipeline:
                 raise ConfigError(f"pipeline option {opt!r}: no stage or stage kind named {target!r}.")
             self.overrides.append((target, kv))
         self.results: dict[str, dict[str, Any]] = {}
+        self.fingerprints: dict[str, str] = {}
 
     def stage_options(self, stage: StageConfig) -> list[str]:
         extra = [kv for target, kv in self.overrides if target in ("*", stage.kind, stage.name)]
@@ -149,8 +150,18 @@ class Pipeline:
         return _REF.sub(sub, text)
 
     def fingerprint(self, stage: StageConfig, options: list[str]) -> str:
+        """A hash of the stage's kind, config text and resolved options, and of the stages it refers to.
+
+        Including the referenced stages' fingerprints makes a stage run again when an earlier stage it
+        reads from ran with changed inputs, even if that stage's output path (the option's value) is the same.
+        """
         cfg_text = resolve_config_path(stage.cfg).read_text(encoding="utf-8")
-        payload = json.dumps({"kind": stage.kind, "cfg": cfg_text, "options": options}, sort_keys=True)
+        inputs: dict[str, Any] = {"kind": stage.kind, "cfg": cfg_text, "options": options}
+        raw = [*stage.options, *(kv for target, kv in self.overrides if target in ("*", stage.kind, stage.name))]
+        upstream = sorted({m.group(2) for opt in raw for m in _REF.finditer(opt) if m.group(1) == "stages"})
+        if upstream:
+            inputs["upstream"] = {name: self.fingerprints.get(name) for name in upstream}
+        payload = json.dumps(inputs, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def run(self) -> dict[str, dict[str, Any]]:
@@ -160,7 +171,7 @@ class Pipeline:
             options = self.stage_options(stage)
             stage_dir = self.out_dir / stage.name
             marker = stage_dir / "STAGE.json"
-            fp = self.fingerprint(stage, options)
+            fp = self.fingerprints[stage.name] = self.fingerprint(stage, options)
             if marker.exists():
                 done = json.loads(marker.read_text(encoding="utf-8"))
                 if done.get("fingerprint") == fp:

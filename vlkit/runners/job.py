@@ -73,7 +73,8 @@ def run_job(cfg: Config, evaluate_only: bool = False) -> dict[str, Any]:
             logger.info("job directory: %s", job_dir)
         barrier()
         model = task.build_model(cfg)
-        datasets = task.build_datasets(cfg)
+        wanted = [*run.valid_splits, *run.test_splits, *([] if evaluate_only else run.train_splits)]
+        datasets = task.build_datasets(cfg, splits=set(wanted))
         seed_everything(run.seed + get_rank())  # per-rank streams from here on: dropout differs across ranks
         runner = registry.get_runner_class(run.runner)(cfg, task, model, datasets, job_dir)
         return runner.evaluate() if evaluate_only else runner.train()

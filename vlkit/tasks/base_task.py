@@ -6,10 +6,11 @@ model and datasets, what one step computes, and how evaluation results become me
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -59,12 +60,19 @@ class BaseTask:
         model_cls = registry.get_model_class(cfg.model_cfg.arch)
         return model_cls.from_config(cfg.model_cfg)
 
-    def build_datasets(self, cfg: Config) -> dict[str, dict[str, Dataset]]:
-        """Every ``datasets.<name>`` section through its registered builder: name -> split -> dataset."""
+    def build_datasets(self, cfg: Config, splits: Collection[str] | None = None) -> dict[str, dict[str, Dataset]]:
+        """Every ``datasets.<name>`` section through its registered builder: name -> split -> dataset.
+
+        ``splits`` (the run's train/valid/test splits) limits what is built, so files of splits the run
+        never reads need not exist. A plugin builder whose ``build_datasets()`` takes no ``splits`` builds all.
+        """
         out: dict[str, dict[str, Dataset]] = {}
         for name, ds_cfg in cfg.datasets_cfg.items():
             builder = registry.get_builder_class(name)(ds_cfg, on_bad_sample=cfg.run_cfg.on_bad_sample)
-            out[name] = builder.build_datasets()
+            if splits is not None and "splits" in inspect.signature(builder.build_datasets).parameters:
+                out[name] = builder.build_datasets(splits=splits)
+            else:
+                out[name] = builder.build_datasets()
             self._warn_on_image_size_mismatch(cfg, name, ds_cfg)
         return out
 

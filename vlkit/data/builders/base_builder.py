@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -140,13 +141,19 @@ class BaseDatasetBuilder:
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         raise TypeError(f"{type(self).__name__} must implement build_split()")
 
-    def build_datasets(self) -> dict[str, Dataset]:
-        """Every split listed under ``build_info.annotations``."""
+    def build_datasets(self, splits: Collection[str] | None = None) -> dict[str, Dataset]:
+        """The splits listed under ``build_info.annotations`` (only those in ``splits`` when given).
+
+        A run builds only the splits it names (``run.train_splits``/``valid_splits``/``test_splits``), so a
+        dataset whose config lists ``val`` and ``test`` trains without those files being there.
+        """
         annotations = self.cfg.build_info.get("annotations") or {}
         if not annotations:
             raise ConfigError(f"datasets.{self.name}.build_info.annotations lists no splits.")
         out = {}
         for split, info in annotations.items():
+            if splits is not None and split not in splits:
+                continue
             annotation = self.load_annotation(split, info)
             if self.cfg.max_samples and isinstance(annotation, list):
                 annotation = annotation[: self.cfg.max_samples]

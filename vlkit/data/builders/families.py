@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from omegaconf import DictConfig
@@ -172,8 +173,12 @@ class WebDatasetBuilder(BaseDatasetBuilder):
 
     DEFAULT_POLICY = "skip"
 
-    def build_datasets(self) -> dict[str, Dataset]:
+    def build_datasets(self, splits: Collection[str] | None = None) -> dict[str, Dataset]:
+        """The one ``train`` split (nothing when ``splits`` leaves it out)."""
         from vlkit.capfilt.sources import expand_shard_pattern
+
+        if splits is not None and "train" not in splits:
+            return {}
 
         pattern = str(self.path(self.cfg.build_info.get("shards")))
         shards = expand_shard_pattern(pattern) if "{" in pattern else sorted(glob.glob(pattern))
