@@ -105,6 +105,17 @@ def test_changed_settings_refuse_stale_work_dir(web_data: dict[str, Path], tmp_p
         run_job(make_cfg(web_data, tmp_path / "out", itm_threshold=0.95))
 
 
+def test_rewritten_checkpoint_refuses_stale_work_dir(web_data: dict[str, Path], tmp_path: Path) -> None:
+    """A filter re-trained into the same file is a different filter: its shards must not be reused."""
+    ckpt = tmp_path / "filter.pth"
+    ckpt.write_bytes(b"weights v1")
+    run_job(make_cfg(web_data, tmp_path / "out", filter=ModelRef("fake", "fake", checkpoint=str(ckpt))))
+    run_job(make_cfg(web_data, tmp_path / "out", filter=ModelRef("fake", "fake", checkpoint=str(ckpt))))  # same: fine
+    ckpt.write_bytes(b"weights v2")
+    with pytest.raises(RuntimeError, match="different settings"):
+        run_job(make_cfg(web_data, tmp_path / "out", filter=ModelRef("fake", "fake", checkpoint=str(ckpt))))
+
+
 KILL_SCRIPT = """
 import os, signal, sys
 sys.path.insert(0, {repo!r})

@@ -104,3 +104,33 @@ def test_bad_references_and_options(pipeline_file: Path, tmp_path: Path) -> None
     bad.write_text("pipeline:\n  stages:\n    - {name: a, kind: fly, cfg: x.yaml}\n")
     with pytest.raises(ConfigError, match="kind must be one of"):
         load_pipeline(bad)
+
+
+def test_changed_inputs_start_afresh_and_interrupted_work_resumes(pipeline_file: Path, tmp_path: Path) -> None:
+    """A stage must not resume (or reuse) work done with other inputs, but does resume its own interrupted work."""
+    seen: list[tuple[str, bool]] = []
+    crash = {"finetune"}
+
+    def runner(stage: StageConfig, options: list[str], out: Path) -> dict[str, Any]:
+        partial = out / "partial.txt"
+        seen.append((stage.name, partial.exists()))
+        partial.write_text(" ".join(options))
+        if stage.name in crash:
+            crash.discard(stage.name)
+            raise RuntimeError("killed")
+        return {"checkpoint": str(out / "best.pth")}
+
+    cfg = load_pipeline(pipeline_file)
+    runners = {"train": runner, "evaluate": runner, "capfilt": runner}
+    with pytest.raises(RuntimeError, match="killed"):
+        Pipeline(cfg, runners=runners).run()
+    Pipeline(cfg, runners=runners).run()
+    assert seen == [("pretrain", False), ("finetune", False), ("finetune", True), ("filter", False)]
+
+    seen.clear()
+    Pipeline(cfg, ["finetune:run.seed=9"], runners=runners).run()
+    assert seen == [("finetune", False), ("filter", False)]  # neither sees the old inputs' work
+    out = tmp_path / "out"
+    assert "run.seed=9" not in (out / "finetune.replaced-1" / "partial.txt").read_text()  # kept, not deleted
+    assert (out / "filter.replaced-1" / "STAGE.json").is_file()
+    assert "run.seed=9" in (out / "finetune" / "partial.txt").read_text()

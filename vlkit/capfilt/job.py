@@ -36,6 +36,21 @@ def _round(x: float) -> float:
     return float(f"{x:.6f}")
 
 
+def _file_identity(path: str | None) -> str | None:
+    """sha256 of a local checkpoint file (file names and sizes for a directory); None for URLs and names."""
+    if not path or not Path(path).exists():
+        return None
+    target = Path(path)
+    if target.is_dir():
+        listing = sorted((str(p.relative_to(target)), p.stat().st_size) for p in target.rglob("*") if p.is_file())
+        return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    digest = hashlib.sha256()
+    with open(target, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class CapFiltJob:
     """Runs CapFilt over the shards assigned to this rank and merges the results on rank 0.
 
@@ -60,6 +75,8 @@ class CapFiltJob:
         keys = asdict(self.cfg)
         for k in ("output_dir", "progress", "batch_size", "device", "output_shard_size", "examples_in_report"):
             keys.pop(k, None)
+        # the models' weights, not just their paths: a filter re-trained into the same file changes the output
+        keys["weights"] = {name: _file_identity(getattr(self.cfg, name).checkpoint) for name in ("captioner", "filter")}
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
     def _check_work_dir(self) -> None:
@@ -68,7 +85,7 @@ class CapFiltJob:
         fp = self.config_fingerprint()
         if stamp.exists() and stamp.read_text().strip() != fp:
             raise RuntimeError(
-                f"{self.work_dir} holds partial results of a CapFilt run with different settings. "
+                f"{self.work_dir} holds partial results of a CapFilt run with different settings (or checkpoint contents). "
                 f"Use another capfilt.output_dir, or delete {self.work_dir} to start over."
             )
         if dist.is_main_process():

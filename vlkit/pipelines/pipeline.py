@@ -27,6 +27,7 @@ from vlkit.common.paths import resolve_config_path
 logger = logging.getLogger(__name__)
 
 STAGE_KINDS = ("train", "evaluate", "capfilt")
+STARTED = "STAGE.started.json"  # written when a stage starts: the inputs its (possibly unfinished) work belongs to
 _REF = re.compile(r"\$\{(stages|pipeline)\.([A-Za-z0-9_\-]+)(?:\.([A-Za-z0-9_\-.]+))?\}")
 
 
@@ -164,6 +165,27 @@ class Pipeline:
         payload = json.dumps(inputs, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    @staticmethod
+    def _set_aside_if_stale(stage_dir: Path, fp: str) -> None:
+        """Rename a stage directory holding work of other inputs to ``<name>.replaced-<n>``.
+
+        A stage resumes only work started with the same fingerprint (an interrupted run); a training stage
+        would otherwise resume the old run's checkpoint and CapFilt reuse its finished shards, giving the
+        old result under the new inputs. The old directory is kept, not deleted.
+        """
+        if not stage_dir.is_dir() or not any(stage_dir.iterdir()):
+            return
+        started = stage_dir / STARTED
+        if started.is_file() and json.loads(started.read_text(encoding="utf-8")).get("fingerprint") == fp:
+            if not (stage_dir / "STAGE.json").exists():
+                return  # an interrupted run of these very inputs: resume it
+        n = 1
+        while stage_dir.with_name(f"{stage_dir.name}.replaced-{n}").exists():
+            n += 1
+        target = stage_dir.with_name(f"{stage_dir.name}.replaced-{n}")
+        stage_dir.rename(target)
+        logger.warning("%s holds work done with other inputs; moved it to %s and starting afresh", stage_dir, target)
+
     def run(self) -> dict[str, dict[str, Any]]:
         """Run every stage in order, skipping finished ones; returns each stage's result."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -179,8 +201,10 @@ class Pipeline:
                     self.results[stage.name] = done["result"]
                     continue
                 logger.info("[%d/%d] %s: inputs changed, running again", i + 1, len(self.cfg.stages), stage.name)
+            self._set_aside_if_stale(stage_dir, fp)
             logger.info("[%d/%d] %s (%s: %s)", i + 1, len(self.cfg.stages), stage.name, stage.kind, stage.cfg)
             stage_dir.mkdir(parents=True, exist_ok=True)
+            (stage_dir / STARTED).write_text(json.dumps({"fingerprint": fp}), encoding="utf-8")
             start = time.perf_counter()
             result = self.runners[stage.kind](stage, options, stage_dir)
             result = json.loads(json.dumps(result, default=str))  # plain data only
