@@ -20,6 +20,7 @@ different image with the same description); with them the same recipe left the I
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -36,6 +37,8 @@ TEMPLATES = ("a {c} {s}", "a photo of a {c} {s}", "one {c} {s}", "{c} {s} in the
 GENERIC = ("my favourite photo", "click here", "new post", "untitled image")
 NOISE_KINDS = ("swapped", "generic", "wrong_attribute", "truncated")
 
+# VLKIT_FILTER_TEST_NEGATIVES=hard re-runs the recipe with BLIP's hard negatives (it then fails the floors)
+ITM_NEGATIVES = os.environ.get("VLKIT_FILTER_TEST_NEGATIVES", "random")
 NOISE_PRECISION_FLOOR = 0.85
 NOISE_RECALL_FLOOR = 0.55
 CLEAN_KEPT_FLOOR = 0.85
@@ -105,7 +108,7 @@ model:
   arch: blip_retrieval
   model_type: tiny
   load_pretrained: false
-  itm_negatives: random
+  itm_negatives: {ITM_NEGATIVES}
   momentum: 0.9
   queue_size: 64
   alpha: 0.0

@@ -116,3 +116,20 @@ def test_custom_imports_are_imported(toy_components: Path, monkeypatch: pytest.M
 def test_missing_config_file_names_path() -> None:
     with pytest.raises(FileNotFoundError, match="nope.yaml"):
         Config("nope.yaml")
+
+
+def test_a_processor_of_another_name_replaces_the_default_spec(tmp_path: Path) -> None:
+    """Swapping the train processor for blip_image_eval must not inherit blip_image_train's keys."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "model:\n  arch: blip_retrieval\n  model_type: tiny\n"
+        "  preprocess: {vis_processor: {train: {name: blip_image_eval, image_size: 64}}}\n"
+        "datasets:\n  shapes_coco_retrieval:\n    vis_processor: {train: {name: blip_image_eval, image_size: 64}}\n"
+        "run: {task: retrieval, output_dir: out}\n"
+    )
+    cfg = Config(path, ["datasets.shapes_coco_retrieval.vis_processor.eval.image_size=32"])
+    vis = cfg.datasets_cfg.shapes_coco_retrieval.vis_processor
+    assert dict(vis.train) == {"name": "blip_image_eval", "image_size": 64}
+    assert dict(vis.eval) == {"name": "blip_image_eval", "image_size": 32}  # same name: merged with the default
+    assert dict(cfg.model_cfg.preprocess.vis_processor.train) == {"name": "blip_image_eval", "image_size": 64}
+    assert cfg.model_cfg.preprocess.text_processor.train.name == "blip_caption"

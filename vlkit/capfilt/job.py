@@ -85,7 +85,8 @@ class CapFiltJob:
         fp = self.config_fingerprint()
         if stamp.exists() and stamp.read_text().strip() != fp:
             raise RuntimeError(
-                f"{self.work_dir} holds partial results of a CapFilt run with different settings (or checkpoint contents). "
+                f"{self.work_dir} holds partial results of a CapFilt run with different settings "
+                "(or other checkpoint contents). "
                 f"Use another capfilt.output_dir, or delete {self.work_dir} to start over."
             )
         if dist.is_main_process():

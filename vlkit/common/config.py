@@ -26,6 +26,27 @@ logger = logging.getLogger(__name__)
 TOP_LEVEL_KEYS = ("model", "datasets", "run", "custom_imports")
 
 
+def _drop_renamed_processors(defaults: Any, node: Any) -> Any:
+    """``defaults`` without the processor specs that ``node`` replaces by one of another ``name``.
+
+    A processor spec is merged key by key with its default only while it names the same processor: a user
+    who swaps ``blip_image_train`` for ``blip_image_eval`` gets the new processor's own defaults, not the old
+    one's keys (which it would reject as unknown).
+    """
+    if not isinstance(defaults, DictConfig) or not node:
+        return defaults
+    out = defaults.copy()
+    for section in ("vis_processor", "text_processor"):
+        mine, theirs = out.get(section), node.get(section)
+        if not isinstance(mine, DictConfig) or not theirs:
+            continue
+        for split, spec in theirs.items():
+            old = mine.get(split)
+            if spec is not None and old is not None and spec.get("name") not in (None, old.get("name")):
+                del mine[split]
+    return out
+
+
 class ConfigError(ValueError):
     """A config problem; the message names the key path and the file to fix."""
 
@@ -215,6 +236,9 @@ class Config:
         defaults = OmegaConf.create({})
         if model_type is not None:
             defaults = load_model_default_config(model_cls, model_type, source)
+        preprocess = defaults.get("preprocess") if isinstance(defaults, DictConfig) else None
+        if preprocess is not None and node.get("preprocess") is not None:
+            defaults.preprocess = _drop_renamed_processors(preprocess, node.preprocess)
         merged = OmegaConf.merge(defaults, node)
         merged.model_type = model_type
         return validate_section(merged, getattr(model_cls, "CONFIG_CLASS", None), "model", source)
@@ -231,7 +255,7 @@ class Config:
             if default_path is not None:
                 loaded = _load_yaml(Path(default_path))
                 defaults = loaded.get("datasets", {}).get(name, loaded)
-            merged = OmegaConf.merge(defaults, ds_node or {})
+            merged = OmegaConf.merge(_drop_renamed_processors(defaults, ds_node), ds_node or {})
             out[name] = validate_section(merged, getattr(builder_cls, "CONFIG_CLASS", None), f"datasets.{name}", source)
         return OmegaConf.create(out)
 
