@@ -50,6 +50,46 @@ CAPFILT_VARIANTS: dict[str, list[str]] = {
     "CFbeam": ["capfilt.decoding.use_nucleus_sampling=false", "capfilt.decoding.num_beams=3"],
 }
 SHARE_VARIANTS = {"share_all": "all", "share_none": "none"}
+# Presets: "full" runs the YAMLs as written on the default shapes world (hours on a CPU). "fast" runs the same
+# stages on a one-object shapes world ({world}: generated under the output directory) with fewer, larger-lr
+# updates and random ITM negatives, so that all three tables for three seeds fit in about an hour on 2 CPU
+# cores (docs/reproduction.md says what each preset measured). Options by stage role.
+FAST_WORLD = {"num_images": 600, "num_web_images": 1200, "max_objects": 1, "image_size": 64, "tasks": ("coco", "web")}
+_FAST_TRAIN = ["run.batch_size_train=32", "run.warmup_steps=20"]
+_FAST_PRE = [*_FAST_TRAIN, "run.init_lr=1e-3", "run.max_epoch=2", "model.itm_negatives=random"]
+PRESETS: dict[str, dict[str, list[str]]] = {
+    "full": {},
+    "fast": {
+        "pre": [
+            *_FAST_PRE,
+            "datasets.shapes_coco_caption.build_info.root={world}/coco",
+            "datasets.shapes_web.build_info.root={world}/web",
+        ],
+        "pre_boot": _FAST_PRE,
+        "cap": [
+            *_FAST_TRAIN,
+            "run.init_lr=5e-4",
+            "run.max_epoch=2",
+            "datasets.shapes_coco_caption.build_info.root={world}/coco",
+        ],
+        "ret": [
+            *_FAST_TRAIN,
+            "run.init_lr=5e-4",
+            "run.max_epoch=2",
+            "model.itm_negatives=random",
+            "datasets.shapes_coco_retrieval.build_info.root={world}/coco",
+        ],
+        "capfilt": [
+            "capfilt.data.annotations={world}/web/annotations/web_train.json",
+            "capfilt.data.images_root={world}/web",
+            "capfilt.data.noise_labels={world}/web/noise_labels.json",
+            "capfilt.data.human_annotations={world}/coco/annotations/coco_karpathy_train.json",
+            "capfilt.data.human_images_root={world}/coco/images",
+        ],
+    },
+}
+# updates per epoch of pre-training on a bootstrapped set: those of the noisy set (3,300 pairs)
+PRESET_PRETRAIN_STEPS = {"full": 51, "fast": 103}
 TABLE_VARIANTS = {1: ["F", "C", "CF"], 2: ["CFbeam"], 3: list(SHARE_VARIANTS)}
 METRICS = {  # column -> (stage prefix, path in the stage result, scale)
     "TR@1": ("ret", ("metrics", "test", "txt_r1"), 1.0),
@@ -71,23 +111,40 @@ def seed_stages(
     variants: Sequence[str] | None = None,
     caption_tokenizer: str = "ptb",
     warm_start: str | None = None,
+    preset: str = "full",
+    world: str | None = None,
 ) -> list[dict[str, Any]]:
     """The stages of one seed's pipeline (plain dicts in ``pipeline.stages`` form).
 
     ``variants`` restricts the tables' variants (``[]``: only the shared ``pre``/``cap``/``ret`` stages);
-    ``warm_start`` (``warm_start.py``'s weights) initialises every pre-training, as BERT + ImageNet do BLIP's.
+    ``warm_start`` (``warm_start.py``'s weights) initialises every pre-training, as BERT + ImageNet do BLIP's;
+    ``preset`` picks :data:`PRESETS`' options, whose ``{world}`` is ``world``.
     """
+
+    def role(name: str) -> list[str]:
+        return [o.replace("{world}", str(world)) for o in PRESETS[preset].get(name, [])]
+
     seed_opt = [f"run.seed={seed}"]
     init = [f"model.pretrained={warm_start}", "model.load_pretrained=true"] if warm_start else []
-    pre = {"name": "pre", "kind": "train", "cfg": f"{HERE}/pretrain.yaml", "options": [*seed_opt, *init]}
+    pre = {"name": "pre", "kind": "train", "cfg": f"{HERE}/pretrain.yaml", "options": [*seed_opt, *init, *role("pre")]}
     stages: list[dict[str, Any]] = [pre]
 
     def downstream(tag: str, pre: str) -> list[dict[str, Any]]:
         ckpt = f"model.pretrained=${{stages.{pre}.last_checkpoint}}"
         tok = [f"run.caption_tokenizer={caption_tokenizer}"] if caption_tokenizer != "ptb" else []
         return [
-            {"name": f"cap{tag}", "kind": "train", "cfg": f"{HERE}/caption.yaml", "options": [*seed_opt, ckpt, *tok]},
-            {"name": f"ret{tag}", "kind": "train", "cfg": f"{HERE}/retrieval.yaml", "options": [*seed_opt, ckpt]},
+            {
+                "name": f"cap{tag}",
+                "kind": "train",
+                "cfg": f"{HERE}/caption.yaml",
+                "options": [*seed_opt, ckpt, *tok, *role("cap")],
+            },
+            {
+                "name": f"ret{tag}",
+                "kind": "train",
+                "cfg": f"{HERE}/retrieval.yaml",
+                "options": [*seed_opt, ckpt, *role("ret")],
+            },
         ]
 
     stages += downstream("", "pre")
@@ -102,6 +159,7 @@ def seed_stages(
                         "capfilt.captioner.checkpoint=${stages.cap.last_checkpoint}",
                         "capfilt.filter.checkpoint=${stages.ret.last_checkpoint}",
                         f"capfilt.seed={seed}",
+                        *role("capfilt"),
                         *CAPFILT_VARIANTS[v],
                     ],
                 }
@@ -117,7 +175,7 @@ def seed_stages(
                     "name": f"pre_{v}",
                     "kind": "train",
                     "cfg": f"{HERE}/pretrain_boot.yaml",
-                    "options": [*seed_opt, *init, *boot, *steps],
+                    "options": [*seed_opt, *init, *role("pre_boot"), *boot, *steps],
                 }
             )
         else:
@@ -126,7 +184,7 @@ def seed_stages(
                     "name": f"pre_{v}",
                     "kind": "train",
                     "cfg": f"{HERE}/pretrain.yaml",
-                    "options": [*seed_opt, *init, f"model.share_strategy={SHARE_VARIANTS[v]}"],
+                    "options": [*seed_opt, *init, *role("pre"), f"model.share_strategy={SHARE_VARIANTS[v]}"],
                 }
             )
         stages += downstream(f"_{v}", f"pre_{v}")
@@ -253,10 +311,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output-dir", default="output/reproduction")
     p.add_argument("--smoke", action="store_true", help="a few steps per stage (tests); numbers are noise")
     p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="full",
+        help="full: the YAMLs on the default shapes world (hours on CPU); fast: a one-object world, ~1 h on CPU",
+    )
+    p.add_argument(
         "--pretrain-steps",
         type=int,
         default=None,
-        help="updates per epoch for pre-training on bootstrapped sets (default: 51, as the noisy set)",
+        help="updates per epoch for pre-training on bootstrapped sets (default: as many as the noisy set's)",
     )
     p.add_argument("--options", nargs="+", default=[], help="extra '<stage|kind|*>:key=value' overrides")
     all_variants = sorted({v for vs in TABLE_VARIANTS.values() for v in vs})
@@ -290,11 +354,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out_dir = Path(args.output_dir)
     options = [*(SMOKE_OPTIONS if args.smoke else []), *args.options]
-    pretrain_steps = 2 if args.smoke else (args.pretrain_steps or 51)
+    pretrain_steps = 2 if args.smoke else (args.pretrain_steps or PRESET_PRETRAIN_STEPS[args.preset])
     variants = None if args.variants is None else [v for v in args.variants if v != "base"]
     warm = str(Path(args.warm_start).resolve()) if args.warm_start else None
+    world = None
+    if args.preset == "fast":
+        from vlkit.data.synthetic.world import ensure_world
+
+        world = str(ensure_world((out_dir / "world").resolve(), **FAST_WORLD))
     plan = dict(
-        tables=args.tables, pretrain_steps=pretrain_steps, caption_tokenizer=args.caption_tokenizer, warm_start=warm
+        tables=args.tables,
+        pretrain_steps=pretrain_steps,
+        caption_tokenizer=args.caption_tokenizer,
+        warm_start=warm,
+        preset=args.preset,
+        world=world,
     )
     if args.parallel:
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--parallel"]

@@ -17,9 +17,10 @@ SMALL = ["--num-images", "10", "--num-web-images", "8", "--num-videos", "3", "--
 def test_synth_writes_the_chosen_parts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "world"
     args = ["data", "synth", "--out", str(out), *SMALL, "--seed", "4", "--noise", "0.5", "--tasks", "web", "nlvr2"]
-    assert run(args) == 0
+    assert run([*args, "--max-objects", "1"]) == 0
     marker = json.loads((out / "WORLD.json").read_text())
     assert marker["tasks"] == ["web", "nlvr2"] and marker["seed"] == 4 and marker["noise"] == 0.5
+    assert marker["max_objects"] == 1
     assert sorted(p.name for p in out.iterdir()) == ["WORLD.json", "nlvr2", "web"]
     labels = json.loads((out / "web/noise_labels.json").read_text())
     assert sum(v["noisy"] for v in labels.values()) == 4

@@ -92,12 +92,43 @@ def test_refuses_to_replace_a_folder_that_is_not_a_world(tmp_path: Path) -> None
         ({"tasks": []}, "tasks"),
         ({"num_images": 2}, "num_images"),
         ({"seed": -1}, "seed"),
+        ({"max_objects": 0}, "max_objects"),
+        ({"max_objects": 5}, "max_objects"),
     ],
 )
 def test_bad_arguments_name_the_argument(tmp_path: Path, bad: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         generate_world(tmp_path / "w", **{**SMALL, **bad})
     assert not (tmp_path / "w").exists()
+
+
+def test_max_objects_makes_one_object_scenes_and_keeps_the_default_world(
+    tmp_path: Path, twin_worlds: tuple[Path, Path, Path]
+) -> None:
+    from vlkit.data.synthetic.web_noise import web_samples
+
+    assert {len(s.scene.objects) for s in web_samples(0, 60, 0.4, max_objects=1)} == {1}
+    assert max(len(s.scene.objects) for s in web_samples(0, 60, 0.4)) > 1
+    one = generate_world(tmp_path / "one", seed=0, tasks=["coco", "web"], max_objects=1, **SMALL)
+    assert read_world(one.root)["max_objects"] == 1
+    assert tree(one.root / "coco") != tree(twin_worlds[0] / "coco")
+    default = generate_world(tmp_path / "four", seed=0, tasks=["coco", "web"], max_objects=4, **SMALL)
+    for part in ("coco", "web"):  # max_objects=4 is the default: the same bytes as a world made without it
+        assert tree(default.root / part) == tree(twin_worlds[0] / part)
+
+
+def test_a_world_written_before_max_objects_existed_is_reused(tmp_path: Path) -> None:
+    root = tmp_path / "world"
+    generate_world(root, tasks=["coco"], **SMALL)
+    marker = json.loads((root / "WORLD.json").read_text())
+    del marker["max_objects"]  # as format 3 wrote it before the argument was added
+    (root / "WORLD.json").write_text(json.dumps(marker))
+    sentinel = root / "coco" / "sentinel"
+    sentinel.write_text("kept: the world is the same")
+    generate_world(root, tasks=["coco"], **SMALL)
+    assert sentinel.is_file()
+    generate_world(root, tasks=["coco"], max_objects=1, **SMALL)
+    assert not sentinel.exists()
 
 
 def test_stale_temporaries_of_dead_processes_are_removed(tmp_path: Path) -> None:

@@ -51,26 +51,37 @@ def _split_of(index: int, sizes: dict[str, int]) -> str:
 
 
 def captioned_set(
-    seed: int, stream: str, n: int, name: Callable[[str, int], str], first_id: int, fractions: dict[str, float]
+    seed: int,
+    stream: str,
+    n: int,
+    name: Callable[[str, int], str],
+    first_id: int,
+    fractions: dict[str, float],
+    max_objects: int = 4,
 ) -> list[CaptionedImage]:
-    """``n`` scenes with five captions each, split by ``fractions`` (no files written)."""
+    """``n`` scenes of 1-``max_objects`` objects with five captions each, split by ``fractions`` (no files)."""
     sizes = split_sizes(n, fractions)
     exclude = HELD_OUT if stream in ("coco", "flickr30k") else frozenset()
     out = []
     for i in range(n):
         split, image_id = _split_of(i, sizes), first_id + i
-        scene = random_scene(rng_for(seed, f"{stream}/scene", i), exclude=exclude)
+        scene = random_scene(rng_for(seed, f"{stream}/scene", i), max_objects=max_objects, exclude=exclude)
         caps = tuple(clean_captions(scene, rng_for(seed, f"{stream}/captions", i)))
         out.append(CaptionedImage(stream, i, split, name(split, image_id), image_id, scene, caps))
     return out
 
 
-def coco_set(seed: int, n: int) -> list[CaptionedImage]:
-    return captioned_set(seed, "coco", n, lambda split, i: f"{split}/COCO_{split}_{i:012d}.jpg", 1, KARPATHY_FRACTIONS)
+def coco_set(seed: int, n: int, max_objects: int = 4) -> list[CaptionedImage]:
+    def name(split: str, i: int) -> str:
+        return f"{split}/COCO_{split}_{i:012d}.jpg"
+
+    return captioned_set(seed, "coco", n, name, 1, KARPATHY_FRACTIONS, max_objects)
 
 
-def flickr_set(seed: int, n: int) -> list[CaptionedImage]:
-    return captioned_set(seed, "flickr30k", n, lambda split, i: f"{split}/{i}.jpg", 1_000_000, KARPATHY_FRACTIONS)
+def flickr_set(seed: int, n: int, max_objects: int = 4) -> list[CaptionedImage]:
+    return captioned_set(
+        seed, "flickr30k", n, lambda split, i: f"{split}/{i}.jpg", 1_000_000, KARPATHY_FRACTIONS, max_objects
+    )
 
 
 def nocaps_set(seed: int, n_per_split: int) -> list[CaptionedImage]:

@@ -21,6 +21,9 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-videos", type=int, default=120, help="clips of each of MSRVTT and MSVD")
     parser.add_argument("--shard-size", type=int, default=200, help="web samples per webdataset tar shard")
     parser.add_argument(
+        "--max-objects", type=int, default=4, help="most objects per COCO/Flickr30k/web scene (1-4; 1: a simple world)"
+    )
+    parser.add_argument(
         "--tasks",
         nargs="+",
         choices=PARTS,
@@ -49,6 +52,7 @@ def run_synth(args: argparse.Namespace) -> int:
         num_videos=args.num_videos,
         tasks=args.tasks,
         shard_size=args.shard_size,
+        max_objects=args.max_objects,
         progress=not args.quiet,
     )
     print(f"synthetic world at {info.root} (seed {info.seed}):")

@@ -93,9 +93,9 @@ def _truncated(cap: WebCaption, rng: np.random.Generator) -> str:
     return " ".join(cap.words[: cuts[int(rng.integers(len(cuts)))]])
 
 
-def web_samples(seed: int, n: int, noise: float) -> list[WebSample]:
+def web_samples(seed: int, n: int, noise: float, max_objects: int = 4) -> list[WebSample]:
     """The web pool's scenes and captions (no files written): the same for the same arguments."""
-    scenes = [random_scene(rng_for(seed, "web/scene", i)) for i in range(n)]
+    scenes = [random_scene(rng_for(seed, "web/scene", i), max_objects=max_objects) for i in range(n)]
     clean = [web_caption(s, rng_for(seed, "web/caption", i)) for i, s in enumerate(scenes)]
     order = rng_for(seed, "web/noise").permutation(n)
     n_noisy = int(round(noise * n))
@@ -124,9 +124,11 @@ def _add(tar: tarfile.TarFile, name: str, blob: bytes) -> None:
     tar.addfile(info, io.BytesIO(blob))
 
 
-def write_web(root: Path, seed: int, n: int, noise: float, image_size: int, shard_size: int) -> dict[str, int]:
+def write_web(
+    root: Path, seed: int, n: int, noise: float, image_size: int, shard_size: int, max_objects: int = 4
+) -> dict[str, int]:
     """Write ``web/`` under ``root``: images, the json list, the noise labels and webdataset shards."""
-    samples = web_samples(seed, n, noise)
+    samples = web_samples(seed, n, noise, max_objects)
     writer = ImageWriter(root / "web", image_size)
     web = root / "web"
     (web / "shards").mkdir(parents=True, exist_ok=True)

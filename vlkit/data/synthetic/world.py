@@ -37,7 +37,19 @@ from vlkit.data.synthetic.web_noise import write_web
 FORMAT_VERSION = 3
 PARTS = ("coco", "flickr30k", "nocaps", "web", "vqa", "vg", "nlvr2", "visdial", "msrvtt", "msvd")
 MARKER = "WORLD.json"
-_ARGUMENTS = ("num_images", "num_web_images", "noise", "seed", "image_size", "num_videos", "shard_size", "tasks")
+_ARGUMENTS = (
+    "num_images",
+    "num_web_images",
+    "noise",
+    "seed",
+    "image_size",
+    "num_videos",
+    "shard_size",
+    "tasks",
+    "max_objects",
+)
+# arguments added after format 3 was released: a WORLD.json without them was made with these values
+_LATER_DEFAULTS = {"max_objects": 4}
 VIDEO_FRAMES = {"msrvtt": 16, "msvd": 24}
 
 
@@ -54,6 +66,7 @@ class WorldInfo:
     num_videos: int
     shard_size: int
     tasks: tuple[str, ...] = PARTS
+    max_objects: int = 4
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -69,7 +82,14 @@ class WorldInfo:
             "num_videos": self.num_videos,
             "shard_size": self.shard_size,
             "tasks": list(self.tasks),
+            "max_objects": self.max_objects,
         }
+
+    def matches(self, written: dict | None) -> bool:
+        """Whether ``written`` (a parsed ``WORLD.json``) describes a world identical to this one."""
+        if written is None:
+            return False
+        return all(written.get(k, _LATER_DEFAULTS.get(k)) == v for k, v in self.spec().items())
 
 
 def _check(info: WorldInfo) -> None:
@@ -86,12 +106,14 @@ def _check(info: WorldInfo) -> None:
         raise ValueError(f"image_size (--image-size) must be in [16, 1024], got {info.image_size}")
     if info.shard_size < 1:
         raise ValueError(f"shard_size (--shard-size) must be at least 1, got {info.shard_size}")
+    if not 1 <= info.max_objects <= 4:
+        raise ValueError(f"max_objects (--max-objects) must be in [1, 4], got {info.max_objects}")
 
 
 def _parts(info: WorldInfo) -> dict[str, Callable[[Path], dict[str, int]]]:
     """Part name -> function writing it under a root and returning its counts."""
     n, seed, size = info.num_images, info.seed, info.image_size
-    coco = coco_set(seed, n)  # VQA and VG are asked on the COCO images, as in VQAv2
+    coco = coco_set(seed, n, info.max_objects)  # VQA and VG are asked on the COCO images, as in VQAv2
     video_size = min(96, max(64, size))
 
     def write_coco(root: Path) -> dict[str, int]:
@@ -99,7 +121,7 @@ def _parts(info: WorldInfo) -> dict[str, Callable[[Path], dict[str, int]]]:
         return write_karpathy(root / "coco", "coco_karpathy", coco, with_gt=True)
 
     def write_flickr(root: Path) -> dict[str, int]:
-        items = flickr_set(seed, max(10, n // 3))
+        items = flickr_set(seed, max(10, n // 3), info.max_objects)
         write_images(root / "flickr30k" / "images", items, seed, size)
         return write_karpathy(root / "flickr30k", "flickr30k", items, with_gt=False)
 
@@ -113,7 +135,9 @@ def _parts(info: WorldInfo) -> dict[str, Callable[[Path], dict[str, int]]]:
         "coco": write_coco,
         "flickr30k": write_flickr,
         "nocaps": write_nocaps_part,
-        "web": lambda root: write_web(root, seed, info.num_web_images, info.noise, size, info.shard_size),
+        "web": lambda root: write_web(
+            root, seed, info.num_web_images, info.noise, size, info.shard_size, info.max_objects
+        ),
         "vqa": lambda root: write_vqa(root, seed, coco, size),
         "vg": lambda root: write_vg(root, seed, coco, size),
         "nlvr2": lambda root: write_nlvr(root, seed, nlvr_sizes, size),
@@ -166,6 +190,7 @@ def generate_world(
     tasks: Iterable[str] | None = None,
     shard_size: int = 200,
     progress: bool = True,
+    max_objects: int = 4,
 ) -> WorldInfo:
     """Write the shapes world under ``out_dir`` (nothing is done when an identical world is there).
 
@@ -180,6 +205,8 @@ def generate_world(
         tasks: Parts to write (default all): coco, flickr30k, nocaps, web, vqa, vg, nlvr2, visdial, msrvtt, msvd.
         shard_size: Web samples per webdataset tar shard.
         progress: Print one line per part with its time.
+        max_objects: Most objects in a scene of the COCO/Flickr30k-style sets and the web pool (1-4; 1 makes
+            a world that tiny models learn in minutes, as the fast reproduction uses).
     """
     root = Path(out_dir)
     wanted = set(PARTS if tasks is None else tasks)
@@ -187,10 +214,12 @@ def generate_world(
         unknown = ", ".join(sorted(wanted - set(PARTS))) or "none given"
         raise ValueError(f"tasks (--tasks) must name some of {', '.join(PARTS)} (unknown: {unknown})")
     chosen = tuple(p for p in PARTS if p in wanted)
-    info = WorldInfo(root, num_images, num_web_images, float(noise), seed, image_size, num_videos, shard_size, chosen)
+    info = WorldInfo(
+        root, num_images, num_web_images, float(noise), seed, image_size, num_videos, shard_size, chosen, max_objects
+    )
     _check(info)
     existing = read_world(root)
-    if existing is not None and {k: existing.get(k) for k in info.spec()} == info.spec():
+    if info.matches(existing):
         info.counts = existing.get("counts", {})
         return info
     if not _replaceable(root):
@@ -225,8 +254,7 @@ def _swap_into_place(tmp: Path, root: Path, info: WorldInfo) -> None:
         os.rename(tmp, root)
     except OSError:
         # Another process put a world there in the meantime: fine if it is the same world.
-        theirs = read_world(root)
-        if theirs is None or {k: theirs.get(k) for k in info.spec()} != info.spec():
+        if not info.matches(read_world(root)):
             raise
     finally:
         shutil.rmtree(old, ignore_errors=True)
