@@ -58,6 +58,29 @@ def test_stage_plan_covers_every_table_once() -> None:
         assert (REPO / s["cfg"]).is_file(), s["cfg"]
 
 
+def test_fast_preset_points_every_stage_at_its_world(tmp_path: Path) -> None:
+    rep = _load()
+    stages = rep.seed_stages(1, [1, 3], None, variants=["CF", "share_none"], preset="fast", world="/w")
+    by_name = {s["name"]: s for s in stages}
+    for s in stages:
+        assert not any("{world}" in o for o in s["options"]), s["name"]
+    assert "datasets.shapes_web.build_info.root=/w/web" in by_name["pre"]["options"]
+    assert "datasets.shapes_web.build_info.root=/w/web" in by_name["pre_share_none"]["options"]
+    assert "datasets.shapes_coco_caption.build_info.root=/w/coco" in by_name["cap_CF"]["options"]
+    assert "datasets.shapes_coco_retrieval.build_info.root=/w/coco" in by_name["ret"]["options"]
+    assert "capfilt.data.noise_labels=/w/web/noise_labels.json" in by_name["capfilt_CF"]["options"]
+    # the bootstrapped pre-training reads CapFilt's output, not the world, with the fast budget and negatives
+    boot = by_name["pre_CF"]["options"]
+    assert not any("/w/" in o for o in boot)
+    assert {"model.itm_negatives=random", "run.init_lr=3e-4", "run.max_epoch=2"} <= set(boot)
+    # the full preset adds nothing to the YAMLs
+    assert rep.seed_stages(0, [1], None, variants=[])[0]["options"] == ["run.seed=0"]
+    # the fast preset's warm start is made once and then reused
+    made = tmp_path / "warm.safetensors"
+    made.write_bytes(b"x")
+    assert rep.ensure_warm_start(made) == made.resolve() and made.read_bytes() == b"x"
+
+
 def test_tables_average_over_seeds_and_show_gaps() -> None:
     rep = _load()
 
