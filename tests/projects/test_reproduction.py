@@ -85,7 +85,7 @@ def test_tables_average_over_seeds_and_show_gaps() -> None:
     rep = _load()
 
     def seed_result(r1: float, cider: float) -> dict:
-        ret = {"metrics": {"test": {"txt_r1": r1, "img_r1": r1 / 2}}}
+        ret = {"metrics": {"test": {"txt_r1": r1, "img_r1": r1 / 2, "r_mean": 3 * r1}}}
         cap = {"metrics": {"test": {"CIDEr": cider, "Bleu_4": 0.1}}}
         cf = {
             "counts": {"synthetic_kept": 30, "synthetic_removed": 10, "web_removed": 5},
@@ -94,8 +94,9 @@ def test_tables_average_over_seeds_and_show_gaps() -> None:
         return {"ret": ret, "cap": cap, "ret_CF": ret, "cap_CF": cap, "capfilt_CF": cf}
 
     text = rep.render_tables({0: seed_result(10.0, 0.5), 1: seed_result(20.0, 0.7)}, [1, 2])
-    assert "| no bootstrap | 15.0 ± 7.1 | 7.5 ± 3.5 | 60.0 ± 14.1 | 10.0 ± 0.0 | — | — | — |" in text
-    assert "| +C+F | 15.0 ± 7.1 | 7.5 ± 3.5 | 60.0 ± 14.1 | 10.0 ± 0.0 | 80.0 ± 0.0 | 50.0 ± 0.0 | 0.8 ± 0.0 |" in text
+    assert "| no bootstrap | 15.0 ± 7.1 | 7.5 ± 3.5 | 45.0 ± 21.2 | 60.0 ± 14.1 | 10.0 ± 0.0 | — | — | — |" in text
+    cf_row = "| +C+F | 15.0 ± 7.1 | 7.5 ± 3.5 | 45.0 ± 21.2 | 60.0 ± 14.1 | 10.0 ± 0.0 | 80.0 ± 0.0 | 50.0 ± 0.0 |"
+    assert cf_row + " 0.8 ± 0.0 |" in text
     assert "| +F | — |" in text  # not run: shown as missing, never as zero
     assert "| nucleus (top-p 0.9) | 25.0 ± 0.0 |" in text  # noise ratio = 10 removed of 40 synthetic
 
