@@ -96,8 +96,10 @@ def test_tables_average_over_seeds_and_show_gaps() -> None:
     text = rep.render_tables({0: seed_result(10.0, 0.5), 1: seed_result(20.0, 0.7)}, [1, 2])
     assert "| no bootstrap | 15.0 ± 7.1 | 7.5 ± 3.5 | 45.0 ± 21.2 | 60.0 ± 14.1 | 10.0 ± 0.0 | — | — | — |" in text
     cf_row = "| +C+F | 15.0 ± 7.1 | 7.5 ± 3.5 | 45.0 ± 21.2 | 60.0 ± 14.1 | 10.0 ± 0.0 | 80.0 ± 0.0 | 50.0 ± 0.0 |"
-    assert cf_row + " 0.8 ± 0.0 |" in text
+    assert cf_row + " 0.75 ± 0.00 |" in text
     assert "| +F | — |" in text  # not run: shown as missing, never as zero
+    # paired by seed: +C+F equals no bootstrap in every seed here, so each difference is exactly zero
+    assert "| +C+F | +0.0 ± 0.0 | +0.0 ± 0.0 | +0.0 ± 0.0 | +0.0 ± 0.0 | +0.0 ± 0.0 |" in text
     assert "| nucleus (top-p 0.9) | 25.0 ± 0.0 |" in text  # noise ratio = 10 removed of 40 synthetic
 
 
