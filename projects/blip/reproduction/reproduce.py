@@ -216,7 +216,6 @@ def run_parallel(
     at once are no faster than one. Stages are skipped when done, so the processes of one seed share
     ``pre``/``cap``/``ret`` safely once phase 1 has finished. Logs go to ``<output-dir>/logs/``.
     """
-    import subprocess
     import time
 
     logs = out_dir / "logs"
@@ -303,26 +302,28 @@ def render_tables(per_seed: dict[int, dict[str, dict]], tables: Sequence[int]) -
     out = [f"Seeds: {', '.join(map(str, seeds))}. Values are mean ± standard deviation over seeds.", ""]
     for t in sorted(set(tables)):
         title, rows, cols = TABLES[t]
-        out += [f"### {title}", "", "| | " + " | ".join(cols) + " |", "| --- " * (len(cols) + 1) + "|"]
+        vals = {tag: [row_values(per_seed[s], tag) for s in seeds] for _, tag in rows}
+        out += [f"### {title}", "", *_table_header(cols)]
         for label, tag in rows:
-            vals = [row_values(per_seed[s], tag) for s in seeds]
-            cells = [summarise([v[c] for v in vals], 2 if c == "filter AUC" else 1) for c in cols]
+            cells = [summarise([v[c] for v in vals[tag]], 2 if c == "filter AUC" else 1) for c in cols]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out.append("")
         if len(seeds) > 1:
             (ref_label, ref_tag), metric_cols = rows[0], [c for c in cols if c in METRICS]
-            ref = [row_values(per_seed[s], ref_tag) for s in seeds]
-            out += [f'Paired difference from "{ref_label}" (same seed):', ""]
-            out += ["| | " + " | ".join(metric_cols) + " |", "| --- " * (len(metric_cols) + 1) + "|"]
+            out += [f'Paired difference from "{ref_label}" (same seed):', "", *_table_header(metric_cols)]
             for label, tag in rows[1:]:
-                vals = [row_values(per_seed[s], tag) for s in seeds]
-                diffs = {
-                    c: [None if v[c] is None or r[c] is None else v[c] - r[c] for v, r in zip(vals, ref, strict=True)]
+                pairs = list(zip(vals[tag], vals[ref_tag], strict=True))
+                cells = [
+                    _signed(summarise([None if v[c] is None or r[c] is None else v[c] - r[c] for v, r in pairs]))
                     for c in metric_cols
-                }
-                out.append(f"| {label} | " + " | ".join(_signed(summarise(diffs[c])) for c in metric_cols) + " |")
+                ]
+                out.append(f"| {label} | " + " | ".join(cells) + " |")
             out.append("")
     return "\n".join(out)
+
+
+def _table_header(cols: Sequence[str]) -> list[str]:
+    return ["| | " + " | ".join(cols) + " |", "| --- " * (len(cols) + 1) + "|"]
 
 
 def _signed(cell: str) -> str:
@@ -426,7 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.parallel:
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--parallel"]
-        forwarded = _drop_option(_drop_option(_drop_option(forwarded, "--seeds"), "--variants"), "--jobs")
+        for name in ("--seeds", "--variants", "--jobs"):  # each child gets its own seed and variant
+            forwarded = _drop_option(forwarded, name)
         run_parallel(forwarded, args.seeds, table_variants(args.tables, variants), out_dir, jobs=args.jobs)
     per_seed = {s: run_seed(s, out_dir, options, variants=variants, **plan) for s in args.seeds}
     if args.no_tables:
