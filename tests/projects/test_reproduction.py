@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,6 +104,38 @@ def test_tables_average_over_seeds_and_show_gaps() -> None:
     # paired by seed: +C+F equals no bootstrap in every seed here, so each difference is exactly zero
     assert "| +C+F | +0.0 ± 0.0 | +0.0 ± 0.0 | +0.0 ± 0.0 | +0.0 ± 0.0 | +0.0 ± 0.0 |" in text
     assert "| nucleus (top-p 0.9) | 25.0 ± 0.0 |" in text  # noise ratio = 10 removed of 40 synthetic
+
+
+def _fake_process(seconds: float, code: int = 0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", f"import sys, time; time.sleep({seconds}); sys.exit({code})"])
+
+
+def test_schedule_starts_a_seeds_variants_as_soon_as_its_base_is_done() -> None:
+    rep = _load()
+    started_at: dict[tuple[int, str], float] = {}
+    base_seconds = {0: 0.1, 1: 2.0}  # seed 1's shared stages are slow
+
+    def start(seed: int, variant: str) -> tuple[str, subprocess.Popen]:
+        started_at[(seed, variant)] = time.monotonic()
+        return f"seed{seed}_{variant}", _fake_process(base_seconds[seed] if variant == "base" else 0.1)
+
+    order = rep.schedule([0, 1], ["a", "b"], 2, start, poll_seconds=0.02)
+    assert order[:2] == [(0, "base"), (1, "base")]
+    assert set(order) == {(s, v) for s in (0, 1) for v in ("base", "a", "b")}
+    # seed 0's variants ran in the slot seed 0's base left, while seed 1's base was still running
+    assert started_at[(0, "a")] < started_at[(1, "base")] + 1.5
+    assert started_at[(1, "a")] >= started_at[(1, "base")] + 2.0
+
+
+def test_schedule_cancels_a_failed_seeds_variants_and_runs_the_rest() -> None:
+    rep = _load()
+
+    def start(seed: int, variant: str) -> tuple[str, subprocess.Popen]:
+        return f"seed{seed}_{variant}.log", _fake_process(0.05, code=3 if (seed, variant) == (0, "base") else 0)
+
+    with pytest.raises(RuntimeError, match=r"seed0_base.log \(exit 3\).*seed 0 a \(not run") as err:
+        rep.schedule([0, 1], ["a"], 1, start, poll_seconds=0.02)
+    assert "seed1" not in str(err.value)  # seed 1's base and variant ran and passed
 
 
 @pytest.mark.slow

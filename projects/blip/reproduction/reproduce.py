@@ -31,7 +31,7 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,42 +209,73 @@ def run_seed(seed: int, out_dir: Path, options: list[str], **plan: Any) -> dict:
 def run_parallel(
     argv: Sequence[str], seeds: Sequence[int], variants: Sequence[str], out_dir: Path, jobs: int | None = None
 ) -> None:
-    """Phase 1: each seed's shared stages in its own process; phase 2: one process per (seed, variant).
+    """Each seed's shared stages in one process, then one process per (seed, variant) (:func:`schedule`).
 
     At most ``jobs`` processes (default: one per CPU core) run at a time, each with its share of the cores:
     on the 2-core box two single-threaded processes train ~2x faster than one with two threads, but twelve
-    at once are no faster than one. Stages are skipped when done, so the processes of one seed share
-    ``pre``/``cap``/``ret`` safely once phase 1 has finished. Logs go to ``<output-dir>/logs/``.
+    at once are no faster than one. Stages are skipped when done, so a seed's variant processes share its
+    ``pre``/``cap``/``ret`` safely once its shared process has finished. Logs go to ``<output-dir>/logs/``.
     """
-    import time
-
     logs = out_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     base = [sys.executable, str(Path(__file__).resolve()), *argv]
     cores = os.cpu_count() or 1
+    slots = max(1, min(jobs or cores, len(seeds) * max(1, len(variants))))
+    # share the CPU cores instead of oversubscribing them (torch reads OMP_NUM_THREADS at start)
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // slots))}
 
-    def launch(todo: list[tuple[int, str]]) -> None:
-        width = max(1, min(jobs or cores, len(todo)))
-        # share the CPU cores instead of oversubscribing them (torch reads OMP_NUM_THREADS at start)
-        env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // width))}
-        pending, running, failed = list(todo), [], []
-        while pending or running:
-            while pending and len(running) < width:
-                seed, variant = pending.pop(0)
-                cmd = [*base, "--seeds", str(seed), "--variants", variant, "--no-tables"]
-                log = open(logs / f"seed{seed}_{variant}.log", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
-                running.append((log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)))
-            time.sleep(1)
-            for log, proc in [r for r in running if r[1].poll() is not None]:
-                running.remove((log, proc))
-                log.close()
-                if proc.returncode != 0:
-                    failed.append(f"{log.name} (exit {proc.returncode})")
-        if failed:
-            raise RuntimeError(f"reproduction processes failed; see {', '.join(failed)}")
+    def start(seed: int, variant: str) -> tuple[str, subprocess.Popen]:
+        cmd = [*base, "--seeds", str(seed), "--variants", variant, "--no-tables"]
+        log = logs / f"seed{seed}_{variant}.log"
+        with open(log, "w", encoding="utf-8") as fh:  # the child keeps its own handle
+            return log.name, subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
 
-    launch([(s, "base") for s in seeds])
-    launch([(s, v) for s in seeds for v in variants])
+    schedule(seeds, variants, slots, start)
+
+
+def schedule(
+    seeds: Sequence[int],
+    variants: Sequence[str],
+    slots: int,
+    start: Callable[[int, str], tuple[str, subprocess.Popen]],
+    poll_seconds: float = 1.0,
+) -> list[tuple[int, str]]:
+    """Run ``start(seed, "base")`` for every seed and ``start(seed, v)`` for every variant, ``slots`` at a time.
+
+    A seed's variants become ready as soon as its base has finished (not when every seed's has), so no slot
+    waits for another seed's shared stages. Bases go first (each unlocks a seed's variants). A failed base
+    cancels its seed's variants; failures are raised together at the end, after everything else has run.
+    Returns the (seed, variant) pairs in the order they were started.
+    """
+    import time
+
+    pending = [(s, "base") for s in seeds] + [(s, v) for s in seeds for v in variants]
+    based: set[int] = set()
+    running: list[tuple[tuple[int, str], str, subprocess.Popen]] = []
+    started, failed = [], []
+    while pending or running:
+        for job in [j for j in pending if j[1] == "base" or j[0] in based]:
+            if len(running) >= slots:
+                break
+            pending.remove(job)
+            started.append(job)
+            running.append((job, *start(*job)))
+        time.sleep(poll_seconds)
+        for entry in [r for r in running if r[2].poll() is not None]:
+            running.remove(entry)
+            (seed, variant), name, proc = entry
+            if proc.returncode == 0:
+                if variant == "base":
+                    based.add(seed)
+                continue
+            failed.append(f"{name} (exit {proc.returncode})")
+            if variant == "base":
+                cancelled = [j for j in pending if j[0] == seed]
+                pending = [j for j in pending if j[0] != seed]
+                failed += [f"seed {seed} {v} (not run: its shared stages failed)" for _, v in cancelled]
+    if failed:
+        raise RuntimeError(f"reproduction processes failed; see {', '.join(failed)}")
+    return started
 
 
 def row_values(results: dict[str, dict], tag: str) -> dict[str, float | None]:
