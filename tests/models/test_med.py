@@ -218,6 +218,29 @@ def test_lm_loss_shift_ignore_smoothing_and_per_sequence_sum() -> None:
     assert torch.allclose(out.loss, lm_loss(out.logits, ids, 0.1, "none"))
 
 
+def test_loss_only_matches_the_full_logits_loss_and_gradients() -> None:
+    torch.manual_seed(4)
+    dec, ids, image = _decoder(), _ids(), _image()
+    labels = ids.clone()
+    labels[:, :2] = -100  # a prompt
+    labels[0, -2:] = -100  # padding
+    full = dec(ids, labels=labels, encoder_hidden_states=image, label_smoothing=0.1)
+    full.loss.backward()
+    full_grads = {k: p.grad.clone() for k, p in dec.named_parameters() if p.grad is not None}
+    dec.zero_grad()
+    fast = dec(ids, labels=labels, encoder_hidden_states=image, label_smoothing=0.1, loss_only=True)
+    fast.loss.backward()
+    assert fast.logits is None and torch.allclose(fast.loss, full.loss, atol=1e-6)
+    fast_grads = {k: p.grad for k, p in dec.named_parameters() if p.grad is not None}
+    assert fast_grads.keys() == full_grads.keys()
+    for k, g in full_grads.items():
+        assert torch.allclose(fast_grads[k], g, atol=1e-6), k
+    with pytest.raises(ValueError, match="loss_only=True needs labels"):
+        dec(ids, encoder_hidden_states=image, loss_only=True)
+    with pytest.raises(ValueError, match="reduction='mean'"):
+        dec(ids, labels=labels, encoder_hidden_states=image, reduction="none", loss_only=True)
+
+
 def test_tie_text_weights_strategies() -> None:
     def pair() -> tuple[MedTextModel, MedTextModel]:
         return _encoder(), _decoder().bert

@@ -81,7 +81,7 @@ class MedOutput:
 @dataclass
 class MedLMOutput:
     loss: torch.Tensor | None
-    logits: torch.Tensor
+    logits: torch.Tensor | None  # None when the forward was asked for the loss only
     past_key_values: MedCache | None = None
 
 
@@ -395,10 +395,14 @@ class MedForCausalLM(nn.Module):
         past_key_values: MedCache | None = None,
         use_cache: bool = False,
         mode: str = "multimodal",
+        loss_only: bool = False,
     ) -> MedLMOutput:
         """Causal LM over ``input_ids``; with ``labels`` (-100 = ignore) the next-token loss.
 
         ``reduction="none"`` returns each sequence's summed token loss ``[B]`` (VQA answer ranking/weighting).
+        ``loss_only=True`` (training; needs ``labels`` and ``reduction="mean"``) runs the vocabulary projection
+        only where a next token is scored, not on padding or a prompt, and returns no logits: the same loss for
+        a fraction of the cost (the projection onto the 30,522-word vocabulary dominates a small decoder).
         """
         out = self.bert(
             input_ids,
@@ -410,6 +414,13 @@ class MedForCausalLM(nn.Module):
             past_key_values=past_key_values,
             use_cache=use_cache,
         )
+        if loss_only:
+            if labels is None or reduction != "mean":
+                raise ValueError("loss_only=True needs labels and reduction='mean'")
+            scored = labels[:, 1:] != -100  # position t predicts token t+1
+            picked = self.cls.predictions(out.last_hidden_state[:, :-1][scored])
+            loss = F.cross_entropy(picked.float(), labels[:, 1:][scored], label_smoothing=label_smoothing)
+            return MedLMOutput(loss=loss, logits=None, past_key_values=out.past_key_values)
         logits = self.cls.predictions(out.last_hidden_state)
         loss = None
         if labels is not None:

@@ -48,7 +48,12 @@ class BlipCaption(DecodingMixin, BlipBase):
         labels = ids.masked_fill(ids == self.tokenizer.pad_token_id, -100)
         labels[:, : self.prompt_length] = -100  # the prompt is given, not learned
         loss = self.text_decoder(
-            ids, atts, encoder_hidden_states=image_embeds, labels=labels, label_smoothing=self.config.label_smoothing
+            ids,
+            atts,
+            encoder_hidden_states=image_embeds,
+            labels=labels,
+            label_smoothing=self.config.label_smoothing,
+            loss_only=True,
         ).loss
         return ModelOutput(loss=loss, loss_lm=loss)
 

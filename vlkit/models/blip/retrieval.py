@@ -61,6 +61,7 @@ class BlipPretrain(ContrastiveHeads, FeatureMixin, BlipBase):
             encoder_hidden_states=image_embeds,
             labels=labels,
             label_smoothing=self.config.label_smoothing,
+            loss_only=True,
         ).loss
         return ModelOutput(loss=loss_itc + loss_itm + loss_lm, loss_itc=loss_itc, loss_itm=loss_itm, loss_lm=loss_lm)
 
