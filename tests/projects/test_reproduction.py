@@ -76,6 +76,13 @@ def test_fast_preset_points_every_stage_at_its_world(tmp_path: Path) -> None:
     boot = by_name["pre_CF"]["options"]
     assert not any("/w/" in o for o in boot)
     assert {"model.itm_negatives=random", "run.init_lr=3e-4", "run.max_epoch=2"} <= set(boot)
+    # every model and processor of the fast preset works at its image size, the warm start included
+    size = rep.FAST_IMAGE_SIZE
+    for name in ("pre", "cap", "ret", "pre_CF", "cap_CF", "ret_share_none"):
+        assert f"model.image_size={size}" in by_name[name]["options"], name
+    assert f"datasets.shapes_coco_retrieval.vis_processor.eval.image_size={size}" in by_name["ret"]["options"]
+    assert f"datasets.image_text_json.vis_processor.train.image_size={size}" in boot
+    assert f"capfilt.filter.overrides.image_size={size}" in by_name["capfilt_CF"]["options"]
     # the full preset adds nothing to the YAMLs
     assert rep.seed_stages(0, [1], None, variants=[])[0]["options"] == ["run.seed=0"]
     # the fast preset's warm start is made once and then reused

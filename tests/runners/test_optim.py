@@ -37,3 +37,4 @@ def test_build_optimizer_is_adamw_with_groups() -> None:
     assert type(opt).__name__ == "AdamW"
     assert sorted(g["weight_decay"] for g in opt.param_groups) == [0.0, 0.02]
     assert all(g["lr"] == pytest.approx(3e-4) for g in opt.param_groups)
+    assert all(g["fused"] for g in opt.param_groups)  # one kernel for all tensors on CPU/CUDA

@@ -63,4 +63,10 @@ def build_optimizer(model: nn.Module, run_cfg: DictConfig) -> torch.optim.AdamW:
     if not groups:
         raise ValueError("The model has no trainable parameters (all have requires_grad=False); nothing to train.")
     # betas as in BLIP/LAVIS (0.9, 0.999); "names" is kept in the groups for inspection and ignored by AdamW.
-    return torch.optim.AdamW(groups, lr=run_cfg.init_lr, weight_decay=run_cfg.weight_decay, betas=(0.9, 0.999))
+    # The fused kernel updates every tensor in one pass (CPU and CUDA): ~5x faster than the per-tensor loop
+    # on the tiny models' 169 tensors on CPU, a few % of a training step.
+    params = [p for g in groups for p in g["params"]]
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
+    return torch.optim.AdamW(
+        groups, lr=run_cfg.init_lr, weight_decay=run_cfg.weight_decay, betas=(0.9, 0.999), fused=fused
+    )

@@ -52,37 +52,56 @@ CAPFILT_VARIANTS: dict[str, list[str]] = {
 }
 SHARE_VARIANTS = {"share_all": "all", "share_none": "none"}
 # Presets: "full" runs the YAMLs as written on the default shapes world (hours on a CPU). "fast" runs the same
-# stages on a one-object shapes world ({world}: generated under the output directory) from the warm start
-# (made once under the output directory unless --warm-start is given), with fewer, larger updates and random
-# ITM negatives, so that all three tables for three seeds fit in about an hour on 2 CPU cores. Learning rates
-# above 3e-4 collapse its retrieval model to constant features (docs/reproduction.md has what each preset
-# measured). Options by stage role.
+# stages on a one-object shapes world ({world}: generated under the output directory) at 48 px (6 x 6 patches
+# instead of 8 x 8: the image tokens are most of a tiny model's compute) from the warm start (made once under
+# the output directory unless --warm-start is given), with fewer, larger updates and random ITM negatives, so
+# that all three tables for three seeds fit in an hour on 2 CPU cores. Learning rates above 3e-4 collapse its
+# retrieval model to constant features (docs/reproduction.md has what each preset measured). Options by role.
 FAST_WORLD = {"num_images": 600, "num_web_images": 1200, "max_objects": 1, "image_size": 64, "tasks": ("coco", "web")}
-_FAST_TRAIN = ["run.batch_size_train=32", "run.warmup_steps=20"]
+FAST_IMAGE_SIZE = 48
+_FAST_TRAIN = ["run.batch_size_train=32", "run.warmup_steps=20", f"model.image_size={FAST_IMAGE_SIZE}"]
 _FAST_PRE = [*_FAST_TRAIN, "run.init_lr=3e-4", "run.max_epoch=2", "model.itm_negatives=random"]
+
+
+def _fast_images(*datasets: str, eval_too: bool = False) -> list[str]:
+    """The fast preset's image size for the train (and eval) processors of ``datasets``."""
+    splits = ("train", "eval") if eval_too else ("train",)
+    return [
+        f"datasets.{d}.vis_processor.{s}.{key}={value}"
+        for d in datasets
+        for s in splits
+        for key, value in (("name", "blip_image_eval"), ("image_size", FAST_IMAGE_SIZE))
+    ]
+
+
 PRESETS: dict[str, dict[str, list[str]]] = {
     "full": {},
     "fast": {
         "pre": [
             *_FAST_PRE,
+            *_fast_images("shapes_coco_caption", "shapes_web"),
             "datasets.shapes_coco_caption.build_info.root={world}/coco",
             "datasets.shapes_web.build_info.root={world}/web",
         ],
-        "pre_boot": _FAST_PRE,
+        "pre_boot": [*_FAST_PRE, *_fast_images("image_text_json", eval_too=True)],
         "cap": [
             *_FAST_TRAIN,
+            *_fast_images("shapes_coco_caption", eval_too=True),
             "run.init_lr=5e-4",
             "run.max_epoch=2",
             "datasets.shapes_coco_caption.build_info.root={world}/coco",
         ],
         "ret": [
             *_FAST_TRAIN,
+            *_fast_images("shapes_coco_retrieval", eval_too=True),
             "run.init_lr=3e-4",
             "run.max_epoch=2",
             "model.itm_negatives=random",
             "datasets.shapes_coco_retrieval.build_info.root={world}/coco",
         ],
         "capfilt": [
+            f"capfilt.captioner.overrides.image_size={FAST_IMAGE_SIZE}",
+            f"capfilt.filter.overrides.image_size={FAST_IMAGE_SIZE}",
             "capfilt.data.annotations={world}/web/annotations/web_train.json",
             "capfilt.data.images_root={world}/web",
             "capfilt.data.noise_labels={world}/web/noise_labels.json",
@@ -212,9 +231,10 @@ def run_parallel(
     """Each seed's shared stages in one process, then one process per (seed, variant) (:func:`schedule`).
 
     At most ``jobs`` processes (default: one per CPU core) run at a time, each with its share of the cores:
-    on the 2-core box two single-threaded processes train ~2x faster than one with two threads, but twelve
-    at once are no faster than one. Stages are skipped when done, so a seed's variant processes share its
-    ``pre``/``cap``/``ret`` safely once its shared process has finished. Logs go to ``<output-dir>/logs/``.
+    on the 2-core box two single-threaded processes do 1.1-1.4x the training steps of one with two threads
+    (captioning least, pre-training most), but twelve at once are no faster than one. Stages are skipped
+    when done, so a seed's variant processes share its ``pre``/``cap``/``ret`` safely once its shared
+    process has finished. Logs go to ``<output-dir>/logs/``.
     """
     logs = out_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -230,7 +250,7 @@ def run_parallel(
         with open(log, "w", encoding="utf-8") as fh:  # the child keeps its own handle
             return log.name, subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
 
-    schedule(seeds, variants, slots, start)
+    schedule(seeds, sorted(variants, key=lambda v: v == "F"), slots, start)  # +F pre-trains on the fewest pairs
 
 
 def schedule(
@@ -243,13 +263,14 @@ def schedule(
     """Run ``start(seed, "base")`` for every seed and ``start(seed, v)`` for every variant, ``slots`` at a time.
 
     A seed's variants become ready as soon as its base has finished (not when every seed's has), so no slot
-    waits for another seed's shared stages. Bases go first (each unlocks a seed's variants). A failed base
+    waits for another seed's shared stages. Bases go first (each unlocks a seed's variants), then the
+    variants in the order given, each for every seed: put the shortest last, so the run ends evenly. A failed base
     cancels its seed's variants; failures are raised together at the end, after everything else has run.
     Returns the (seed, variant) pairs in the order they were started.
     """
     import time
 
-    pending = [(s, "base") for s in seeds] + [(s, v) for s in seeds for v in variants]
+    pending = [(s, "base") for s in seeds] + [(s, v) for v in variants for s in seeds]
     based: set[int] = set()
     running: list[tuple[tuple[int, str], str, subprocess.Popen]] = []
     started, failed = [], []
@@ -361,12 +382,13 @@ def _signed(cell: str) -> str:
     return cell if cell == "—" or cell.startswith("-") else "+" + cell
 
 
-def ensure_warm_start(path: Path) -> Path:
-    """``path``, made by ``warm_start.py`` (about 4 minutes on 2 CPU cores) unless it exists."""
+def ensure_warm_start(path: Path, image_size: int = FAST_IMAGE_SIZE) -> Path:
+    """``path``, made by ``warm_start.py`` for ``image_size`` (a few minutes on 2 CPU cores) unless it exists."""
     if not path.is_file():
         script = Path(__file__).with_name("warm_start.py")
         logging.getLogger(__name__).info("making the warm start %s (%s)", path, script.name)
-        subprocess.run([sys.executable, str(script), "--out", str(path)], check=True)
+        cmd = [sys.executable, str(script), "--out", str(path), "--image-size", str(image_size)]
+        subprocess.run(cmd, check=True)
     return path.resolve()
 
 
@@ -421,12 +443,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--warm-start",
         default=None,
         help="initialise every pre-training from these weights (made by warm_start.py; default: random for "
-        "the full preset, <output-dir>/warm_start.safetensors, made on first use, for the fast one)",
+        "the full preset, <output-dir>/warm_start.safetensors, made on first use at 48 px, for the fast one; "
+        "made with warm_start.py --image-size 48 to use with the fast preset)",
     )
     p.add_argument(
         "--parallel",
         action="store_true",
-        help="one process per seed, then per (seed, variant), --jobs at a time: ~2x faster on 2 CPU cores; fills a GPU",
+        help="one process per seed, then per (seed, variant), --jobs at a time: ~1.3x on 2 CPU cores; fills a GPU",
     )
     p.add_argument(
         "--jobs", type=int, default=None, help="with --parallel: processes at a time (default: one per CPU core)"
