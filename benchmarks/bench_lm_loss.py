@@ -48,8 +48,8 @@ def step_seconds(model: torch.nn.Module, texts: list[str], args: argparse.Namesp
     try:
         times = []
         for i in range(args.steps + 2):  # two warm-up steps
-            batch = {"image": image, "text_input": rng.sample(texts, args.batch_size), "epoch": 0, "iters": i}
-            batch["num_iters_per_epoch"] = 100
+            text = rng.sample(texts, args.batch_size)
+            batch = {"image": image, "text_input": text, "epoch": 0, "iters": i, "num_iters_per_epoch": 100}
             start = time.perf_counter()
             loss = model(batch).loss
             opt.zero_grad()

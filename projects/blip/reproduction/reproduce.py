@@ -443,8 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--warm-start",
         default=None,
         help="initialise every pre-training from these weights (made by warm_start.py; default: random for "
-        "the full preset, <output-dir>/warm_start.safetensors, made on first use at 48 px, for the fast one; "
-        "made with warm_start.py --image-size 48 to use with the fast preset)",
+        "the full preset; for the fast one <output-dir>/warm_start.safetensors, made on first use at 48 px, "
+        "so a file given here must be made with --image-size 48)",
     )
     p.add_argument(
         "--parallel",

@@ -48,6 +48,27 @@ class BlipBase(BaseModel):
     def build_text_decoder(self) -> MedForCausalLM:
         return MedForCausalLM(self.med_config())
 
+    def decoder_lm_loss(
+        self, ids: torch.Tensor, atts: torch.Tensor, image_embeds: torch.Tensor, prompt_length: int = 0
+    ) -> torch.Tensor:
+        """``text_decoder``'s LM loss on ``ids`` ([CLS] replaced by [DEC]) given the image, with label smoothing.
+
+        Padding and the first ``prompt_length`` tokens (a given prompt) are not scored; only scored positions
+        are projected onto the vocabulary (``loss_only``).
+        """
+        ids = ids.clone()
+        ids[:, 0] = self.tokenizer.dec_token_id
+        labels = ids.masked_fill(ids == self.tokenizer.pad_token_id, -100)
+        labels[:, :prompt_length] = -100
+        return self.text_decoder(
+            ids,
+            atts,
+            encoder_hidden_states=image_embeds,
+            labels=labels,
+            label_smoothing=self.config.label_smoothing,
+            loss_only=True,
+        ).loss
+
     def no_weight_decay(self) -> set[str]:
         return {f"visual_encoder.{n}" for n in self.visual_encoder.no_weight_decay()}
 

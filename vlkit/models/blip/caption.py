@@ -44,17 +44,7 @@ class BlipCaption(DecodingMixin, BlipBase):
         image_embeds = self.encode_image(self.image_input(samples).to(self.device))
         texts = [self.prompt + t for t in samples["text_input"]]
         ids, atts = self.tokenize(texts)
-        ids[:, 0] = self.tokenizer.dec_token_id
-        labels = ids.masked_fill(ids == self.tokenizer.pad_token_id, -100)
-        labels[:, : self.prompt_length] = -100  # the prompt is given, not learned
-        loss = self.text_decoder(
-            ids,
-            atts,
-            encoder_hidden_states=image_embeds,
-            labels=labels,
-            label_smoothing=self.config.label_smoothing,
-            loss_only=True,
-        ).loss
+        loss = self.decoder_lm_loss(ids, atts, image_embeds, prompt_length=self.prompt_length)  # the prompt is given
         return ModelOutput(loss=loss, loss_lm=loss)
 
     @torch.no_grad()

@@ -52,17 +52,7 @@ class BlipPretrain(ContrastiveHeads, FeatureMixin, BlipBase):
         image_embeds = self.encode_image(image)
         ids, atts = self.tokenize(samples["text_input"])
         loss_itc, loss_itm = self.itc_and_itm(samples, image_embeds, ids, atts, idx=None)
-        dec_ids = ids.clone()
-        dec_ids[:, 0] = self.tokenizer.dec_token_id
-        labels = dec_ids.masked_fill(dec_ids == self.tokenizer.pad_token_id, -100)
-        loss_lm = self.text_decoder(
-            dec_ids,
-            atts,
-            encoder_hidden_states=image_embeds,
-            labels=labels,
-            label_smoothing=self.config.label_smoothing,
-            loss_only=True,
-        ).loss
+        loss_lm = self.decoder_lm_loss(ids, atts, image_embeds)
         return ModelOutput(loss=loss_itc + loss_itm + loss_lm, loss_itc=loss_itc, loss_itm=loss_itm, loss_lm=loss_lm)
 
 
