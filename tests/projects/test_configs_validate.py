@@ -37,7 +37,10 @@ def test_pipelines_load_and_name_existing_configs(path: Path, monkeypatch: pytes
 
 
 def test_capfilt_configs_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    extra = [ROOT / "quickstart" / "capfilt.yaml", ROOT / "reproduction" / "capfilt.yaml"]
-    for path in [*(ROOT / "capfilt").glob("*.yaml"), *extra]:
+    for path in [*(ROOT / "capfilt").glob("*.yaml"), ROOT / "reproduction" / "capfilt.yaml"]:
         cfg = load_capfilt_config(path, ["capfilt.output_dir=unused"])
         assert cfg.decoding.use_nucleus_sampling and cfg.filter.arch
+    # the quickstart's CapFilt takes its data paths from the pipeline's world stage
+    paths = ["capfilt.data.annotations=w.json", "capfilt.data.heldout_annotations=v.json"]
+    cfg = load_capfilt_config(ROOT / "quickstart" / "capfilt.yaml", ["capfilt.output_dir=unused", *paths])
+    assert cfg.itm_threshold == "auto" and cfg.decoding.use_nucleus_sampling

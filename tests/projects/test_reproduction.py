@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -47,48 +44,36 @@ def test_stage_plan_covers_every_table_once() -> None:
         s["name"]
         for s in warm
         if {"model.pretrained=/w.safetensors", "model.load_pretrained=true"} <= set(s["options"])
-    ] == [
-        "pre",
-        "pre_C",
-        "pre_share_all",
-    ]
-    assert rep._drop_option(["--seeds", "0", "1", "--smoke", "--variants", "F"], "--seeds") == [
-        "--smoke",
-        "--variants",
-        "F",
-    ]
+    ] == ["pre", "pre_C", "pre_share_all"]
     for s in stages:
         assert (REPO / s["cfg"]).is_file(), s["cfg"]
 
 
-def test_fast_preset_points_every_stage_at_its_world(tmp_path: Path) -> None:
+def test_fast_preset_is_the_quickstart_design_with_shared_world_and_warm_start() -> None:
     rep = _load()
-    stages = rep.seed_stages(1, [1, 3], None, variants=["CF", "share_none"], preset="fast", world="/w")
+    stages = rep.plan([1, 2], "fast", tables=[1, 3], pretrain_steps=None, variants=["CF", "share_none"])
+    names = [s["name"] for s in stages]
+    assert names[:2] == ["world", "warm_start"] and len(names) == len(set(names))
+    assert {"seed1_pre", "seed2_pre", "seed1_capfilt_CF", "seed2_ret_share_none"} <= set(names)
     by_name = {s["name"]: s for s in stages}
     for s in stages:
-        assert not any("{world}" in o for o in s["options"]), s["name"]
-    assert "datasets.shapes_web.build_info.root=/w/web" in by_name["pre"]["options"]
-    assert "datasets.shapes_web.build_info.root=/w/web" in by_name["pre_share_none"]["options"]
-    assert "datasets.shapes_coco_caption.build_info.root=/w/coco" in by_name["cap_CF"]["options"]
-    assert "datasets.shapes_coco_retrieval.build_info.root=/w/coco" in by_name["ret"]["options"]
-    assert "capfilt.data.noise_labels=/w/web/noise_labels.json" in by_name["capfilt_CF"]["options"]
-    # the bootstrapped pre-training reads CapFilt's output, not the world, with the fast budget and negatives
-    boot = by_name["pre_CF"]["options"]
-    assert not any("/w/" in o for o in boot)
-    assert {"model.itm_negatives=random", "run.init_lr=3e-4", "run.max_epoch=2"} <= set(boot)
-    # every model and processor of the fast preset works at its image size, the warm start included
-    size = rep.FAST_IMAGE_SIZE
-    for name in ("pre", "cap", "ret", "pre_CF", "cap_CF", "ret_share_none"):
-        assert f"model.image_size={size}" in by_name[name]["options"], name
-    assert f"datasets.shapes_coco_retrieval.vis_processor.eval.image_size={size}" in by_name["ret"]["options"]
-    assert f"datasets.image_text_json.vis_processor.train.image_size={size}" in boot
-    assert f"capfilt.filter.overrides.image_size={size}" in by_name["capfilt_CF"]["options"]
-    # the full preset adds nothing to the YAMLs
-    assert rep.seed_stages(0, [1], None, variants=[])[0]["options"] == ["run.seed=0"]
-    # the fast preset's warm start is made once and then reused
-    made = tmp_path / "warm.safetensors"
-    made.write_bytes(b"x")
-    assert rep.ensure_warm_start(made) == made.resolve() and made.read_bytes() == b"x"
+        assert (REPO / s["cfg"]).is_file(), s["cfg"]
+        assert s["name"] in ("world", "warm_start") or s["cfg"].startswith("projects/blip/quickstart/"), s["name"]
+    # references point at the same seed's stages, or at the shared world and warm start
+    assert "model.pretrained=${stages.seed2_pre.last_checkpoint}" in by_name["seed2_cap"]["options"]
+    assert "capfilt.captioner.checkpoint=${stages.seed1_cap.last_checkpoint}" in by_name["seed1_capfilt_CF"]["options"]
+    assert "datasets.shapes_web.build_info.root=${stages.world.root}/web" in by_name["seed1_pre"]["options"]
+    assert "model.pretrained=${stages.warm_start.checkpoint}" in by_name["seed1_pre_CF"]["options"]
+    assert "model.pretrained=${stages.warm_start.checkpoint}" in by_name["seed2_pre_share_none"]["options"]
+    held_out = "capfilt.data.heldout_annotations=${stages.world.root}/coco/annotations/coco_karpathy_val.json"
+    assert held_out in by_name["seed1_capfilt_CF"]["options"]
+    # the bootstrapped pre-training reads CapFilt's output (not the world) and has no per-epoch cap (runner_iter)
+    boot = by_name["seed1_pre_CF"]["options"]
+    assert any("stages.seed1_capfilt_CF.output_dir" in o for o in boot)
+    assert not any("world" in o or "max_train_steps" in o for o in boot)
+    # the full preset adds nothing to the YAMLs and has no shared stages
+    assert rep.plan([0], "full", tables=[1], pretrain_steps=None, variants=[])[0]["options"] == ["run.seed=0"]
+    assert rep.seed_results({"seed0_pre": {"a": 1}, "seed1_pre": {"a": 2}, "world": {}}, 1) == {"pre": {"a": 2}}
 
 
 def test_tables_average_over_seeds_and_show_gaps() -> None:
@@ -113,57 +98,20 @@ def test_tables_average_over_seeds_and_show_gaps() -> None:
     assert "| nucleus (top-p 0.9) | 25.0 ± 0.0 |" in text  # noise ratio = 10 removed of 40 synthetic
 
 
-def _fake_process(seconds: float, code: int = 0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", f"import sys, time; time.sleep({seconds}); sys.exit({code})"])
-
-
-def test_schedule_starts_a_seeds_variants_as_soon_as_its_base_is_done() -> None:
-    rep = _load()
-    started_at: dict[tuple[int, str], float] = {}
-    base_seconds = {0: 0.1, 1: 2.0}  # seed 1's shared stages are slow
-
-    def start(seed: int, variant: str) -> tuple[str, subprocess.Popen]:
-        started_at[(seed, variant)] = time.monotonic()
-        return f"seed{seed}_{variant}", _fake_process(base_seconds[seed] if variant == "base" else 0.1)
-
-    order = rep.schedule([0, 1], ["a", "b"], 2, start, poll_seconds=0.02)
-    assert order[:2] == [(0, "base"), (1, "base")]
-    assert set(order) == {(s, v) for s in (0, 1) for v in ("base", "a", "b")}
-    # seed 0's variants ran in the slot seed 0's base left, while seed 1's base was still running
-    assert started_at[(0, "a")] < started_at[(1, "base")] + 1.5
-    assert started_at[(1, "a")] >= started_at[(1, "base")] + 2.0
-
-
-def test_schedule_cancels_a_failed_seeds_variants_and_runs_the_rest() -> None:
-    rep = _load()
-
-    def start(seed: int, variant: str) -> tuple[str, subprocess.Popen]:
-        return f"seed{seed}_{variant}.log", _fake_process(0.05, code=3 if (seed, variant) == (0, "base") else 0)
-
-    with pytest.raises(RuntimeError, match=r"seed0_base.log \(exit 3\).*seed 0 a \(not run") as err:
-        rep.schedule([0, 1], ["a"], 1, start, poll_seconds=0.02)
-    assert "seed1" not in str(err.value)  # seed 1's base and variant ran and passed
-
-
 @pytest.mark.slow
 def test_smoke_run_of_table_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     rep = _load()
-    # --parallel: the shared stages in one process, then one process per variant (logs under logs/)
-    argv = ["--smoke", "--seeds", "0", "--tables", "1", "--output-dir", str(tmp_path), "--parallel"]
+    # the fast preset's stages: world, warm start, Table 1 (--jobs runs the same pipeline: tests/pipelines)
+    argv = ["--smoke", "--preset", "fast", "--seeds", "0", "--tables", "1", "--output-dir", str(tmp_path)]
     assert rep.main(argv) == 0
-    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
-        "seed0_C.log",
-        "seed0_CF.log",
-        "seed0_F.log",
-        "seed0_base.log",
-    ]
+    assert (tmp_path / "world" / "STAGE.json").is_file() and (tmp_path / "warm_start" / "STAGE.json").is_file()
     text = (tmp_path / "tables.md").read_text()
     assert "Table 1" in text and "| +C+F |" in text
     results = json.loads((tmp_path / "results.json").read_text())["seeds"]["0"]
     assert set(results) == {"base", "_F", "_C", "_CF"}
     assert results["_CF"]["TR@1"] is not None and results["_F"]["noise ratio"] is None  # +F makes no captions
-    report = json.loads((tmp_path / "seed0" / "capfilt_C" / "report.json").read_text())
+    report = json.loads((tmp_path / "seed0_capfilt_C" / "report.json").read_text())
     assert report["counts"]["web_removed"] == 0 and report["counts"]["synthetic_removed"] == 0  # +C filters nothing
 
 

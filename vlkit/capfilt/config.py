@@ -63,6 +63,9 @@ class WebDataConfig:
     noise_labels: str | None = None
     human_annotations: str | None = None
     human_images_root: str | None = None
+    # held-out human pairs (e.g. the val split) that calibrate ``itm_threshold: auto``; never in the output
+    heldout_annotations: str | None = None
+    heldout_images_root: str | None = None
 
 
 @dataclass
@@ -74,7 +77,7 @@ class CapFiltConfig:
     data: WebDataConfig = field(default_factory=WebDataConfig)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     num_captions: int = 1
-    itm_threshold: float = 0.5
+    itm_threshold: Any = 0.5  # a probability (the paper: 0.5), or "auto": calibrated (vlkit's extension)
     filter_web_texts: bool = True
     filter_synthetic_texts: bool = True
     image_size: int = 0  # 0 = the filter model's own image size
@@ -130,8 +133,18 @@ def capfilt_config_from_node(node: object, source: str) -> CapFiltConfig:
     bad = sorted(set(cfg.output_formats) - {"json", "wds"})
     if bad or not cfg.output_formats:
         raise ConfigError(f"{source}: capfilt.output_formats must be a non-empty subset of [json, wds], got {bad}.")
-    if not 0.0 <= cfg.itm_threshold <= 1.0:
-        raise ConfigError(f"{source}: capfilt.itm_threshold must be a probability in [0, 1].")
+    if cfg.itm_threshold == "auto":
+        if not cfg.data.heldout_annotations:
+            raise ConfigError(
+                f"{source}: capfilt.itm_threshold is 'auto' but capfilt.data.heldout_annotations is not set: "
+                "name held-out human pairs (e.g. the val split's annotation file) to calibrate it on."
+            )
+    elif isinstance(cfg.itm_threshold, bool) or not isinstance(cfg.itm_threshold, int | float):
+        raise ConfigError(f"{source}: capfilt.itm_threshold must be a probability in [0, 1] or 'auto'.")
+    elif not 0.0 <= cfg.itm_threshold <= 1.0:
+        raise ConfigError(f"{source}: capfilt.itm_threshold must be a probability in [0, 1] or 'auto'.")
+    else:
+        cfg.itm_threshold = float(cfg.itm_threshold)
     dec = cfg.decoding
     if not 0.0 < dec.top_p <= 1.0 or dec.top_k < 0 or dec.num_beams < 1:
         raise ConfigError(f"{source}: capfilt.decoding needs 0 < top_p <= 1, top_k >= 0 (0 = off) and num_beams >= 1.")

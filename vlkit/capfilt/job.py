@@ -21,7 +21,7 @@ import torch
 
 from vlkit.capfilt.config import CapFiltConfig
 from vlkit.capfilt.outputs import merge_shard_results
-from vlkit.capfilt.sources import WebItem, WebShard, iter_shard, list_shards, open_item_image
+from vlkit.capfilt.sources import WebItem, WebShard, iter_shard, list_shards, open_item_image, open_path
 from vlkit.common import dist
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class CapFiltJob:
         self.transform = transform
         self.out_dir = Path(cfg.output_dir)
         self.work_dir = self.out_dir / "work"
+        self.threshold = 0.5 if cfg.itm_threshold == "auto" else float(cfg.itm_threshold)
+        self.calibration: dict[str, Any] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
     def config_fingerprint(self) -> str:
@@ -100,6 +102,8 @@ class CapFiltJob:
     def run(self) -> dict[str, Any]:
         """Process this rank's unfinished shards, then (rank 0) merge everything. Returns the report."""
         self._check_work_dir()
+        if self.cfg.itm_threshold == "auto":
+            self._calibrate()
         shards = list_shards(self.cfg.data, self.cfg.shard_size, self.cfg.max_shards)
         rank, world = dist.get_rank(), dist.get_world_size()
         mine = [s for s in shards if s.index % world == rank]
@@ -124,9 +128,37 @@ class CapFiltJob:
         report: dict[str, Any] = {}
         if dist.is_main_process():
             results = [json.loads(self.shard_result_path(s).read_text(encoding="utf-8")) for s in shards]
-            report = merge_shard_results(self.cfg, results, self.out_dir)
+            report = merge_shard_results(self.cfg, results, self.out_dir, self.threshold, self.calibration)
         dist.barrier()
         return dist.broadcast_object(report)
+
+    @torch.no_grad()
+    def _calibrate(self) -> None:
+        """Set ``self.threshold`` from held-out human pairs (once; kept in the work dir for a resumed run)."""
+        from vlkit.capfilt.calibration import calibrate
+
+        path = self.work_dir / "calibration.json"
+        if path.is_file():
+            self.calibration = json.loads(path.read_text(encoding="utf-8"))
+        else:
+
+            def score(images: list[str], texts: list[str]) -> list[float]:
+                out: list[float] = []
+                for i in range(0, len(images), self.cfg.batch_size):
+                    batch = torch.stack([self.transform(open_path(p)) for p in images[i : i + self.cfg.batch_size]])
+                    out += self._score(batch, texts[i : i + self.cfg.batch_size], True)
+                return out
+
+            self.calibration = calibrate(self.cfg, score)
+            if dist.is_main_process():
+                _atomic_write_text(path, json.dumps(self.calibration, indent=1))
+        self.threshold = float(self.calibration["threshold"])
+        logger.info(
+            "capfilt: itm_threshold auto = %.4f (held-out matches kept %.1f%%, mismatches kept %.1f%%)",
+            self.threshold,
+            100 * self.calibration["matches_kept"],
+            100 * self.calibration["mismatches_kept"],
+        )
 
     @torch.no_grad()
     def process_shard(self, shard: WebShard) -> dict[str, Any]:
@@ -169,7 +201,7 @@ class CapFiltJob:
                     "source": "web",
                     "text": web_texts[i],
                     "score": _round(web_scores[i]),
-                    "kept": web_ok and (not cfg.filter_web_texts or web_scores[i] >= cfg.itm_threshold),
+                    "kept": web_ok and (not cfg.filter_web_texts or web_scores[i] >= self.threshold),
                 }
             )
             for j in range(cfg.num_captions):
@@ -180,7 +212,7 @@ class CapFiltJob:
                         "text": flat_syn[k],
                         "score": _round(syn_scores[k]),
                         "kept": bool(flat_syn[k])
-                        and (not cfg.filter_synthetic_texts or syn_scores[k] >= cfg.itm_threshold),
+                        and (not cfg.filter_synthetic_texts or syn_scores[k] >= self.threshold),
                     }
                 )
             out.append({"key": item.key, "image": item.image_ref, "texts": texts})

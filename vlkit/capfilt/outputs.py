@@ -54,7 +54,7 @@ def _auc(higher: list[float], lower: list[float]) -> float | None:
     return round((rank_sum - n_hi * (n_hi + 1) / 2) / (n_hi * n_lo), 4)
 
 
-def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]]) -> dict[str, Any]:
+def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     """Counts of kept/removed texts and, with ground-truth noise labels, the filter's precision/recall."""
     counts = {"images": 0, "images_skipped": 0, "images_without_text": 0}
     for src in ("web", "synthetic"):
@@ -84,7 +84,7 @@ def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]]) -> dict[st
                     kind = by_kind.setdefault(kind_name, [0, 0])
                     kind[0] += removed
                     kind[1] += 1
-    report: dict[str, Any] = {"counts": counts, "itm_threshold": cfg.itm_threshold, "num_captions": cfg.num_captions}
+    report: dict[str, Any] = {"counts": counts, "itm_threshold": threshold, "num_captions": cfg.num_captions}
     if labels is not None:
         report["noise_filter"] = {
             "precision": tp / (tp + fp) if tp + fp else 0.0,
@@ -99,7 +99,13 @@ def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]]) -> dict[st
     return report
 
 
-def merge_shard_results(cfg: CapFiltConfig, results: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+def merge_shard_results(
+    cfg: CapFiltConfig,
+    results: list[dict[str, Any]],
+    out_dir: Path,
+    threshold: float | None = None,
+    calibration: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Write the bootstrapped dataset (json and/or webdataset shards), ``report.json`` and ``examples.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results = sorted(results, key=lambda r: r["index"])
@@ -122,7 +128,9 @@ def merge_shard_results(cfg: CapFiltConfig, results: list[dict[str, Any]], out_d
         written["json"] = path.name
     if "wds" in cfg.output_formats:
         written["wds"] = [str(Path(p).relative_to(out_dir)) for p in _write_wds(cfg, kept_by_key, out_dir / "shards")]
-    report = compute_report(cfg, results)
+    report = compute_report(cfg, results, float(cfg.itm_threshold) if threshold is None else threshold)
+    if calibration is not None:
+        report["calibration"] = calibration
     report["outputs"] = written  # relative to the output dir, so a moved or resumed run reports the same
     report["pairs"] = {
         "human": sum(p["source"] == "human" for p in pairs),

@@ -131,3 +131,10 @@ def open_item_image(item: WebItem) -> object:
     from vlkit.data.io import load_image
 
     return load_image(item.image, name=item.image_ref)
+
+
+def open_path(path: str) -> object:
+    """Decode the image file at ``path`` to RGB (a ValueError naming it on failure)."""
+    from vlkit.data.io import load_image
+
+    return load_image(Path(path), name=path)

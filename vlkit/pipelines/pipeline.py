@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,10 @@ from omegaconf import OmegaConf
 
 from vlkit.common.config import ConfigError, _load_yaml, validate_section
 from vlkit.common.paths import resolve_config_path
+from vlkit.pipelines.stages import STAGE_KINDS, STAGE_RUNNERS, StageRunner
 
 logger = logging.getLogger(__name__)
 
-STAGE_KINDS = ("train", "evaluate", "capfilt")
 STARTED = "STAGE.started.json"  # written when a stage starts: the inputs its (possibly unfinished) work belongs to
 _REF = re.compile(r"\$\{(stages|pipeline)\.([A-Za-z0-9_\-]+)(?:\.([A-Za-z0-9_\-.]+))?\}")
 
@@ -75,28 +75,6 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     if dupes:
         raise ConfigError(f"{resolved}: stage names must be unique; repeated: {', '.join(dupes)}.")
     return PipelineConfig(name=node.name, output_dir=node.output_dir, stages=stages, report=node.report)
-
-
-StageRunner = Callable[[StageConfig, list[str], Path], dict[str, Any]]
-
-
-def _run_train(stage: StageConfig, options: list[str], out: Path) -> dict[str, Any]:
-    from vlkit.common.config import Config
-    from vlkit.runners.job import run_job
-
-    opts = [*options, f"run.output_dir={out}", "run.job_name=run", "run.resume_ckpt_path=auto"]
-    return run_job(Config(stage.cfg, opts), evaluate_only=stage.kind == "evaluate")
-
-
-def _run_capfilt(stage: StageConfig, options: list[str], out: Path) -> dict[str, Any]:
-    from vlkit.capfilt.config import load_capfilt_config
-    from vlkit.capfilt.job import run_capfilt
-
-    report = run_capfilt(load_capfilt_config(stage.cfg, [*options, f"capfilt.output_dir={out}"]))
-    return {**report, "dataset": str(out / "bootstrapped.json"), "output_dir": str(out)}
-
-
-STAGE_RUNNERS: dict[str, StageRunner] = {"train": _run_train, "evaluate": _run_train, "capfilt": _run_capfilt}
 
 
 class Pipeline:
@@ -158,7 +136,7 @@ class Pipeline:
         """
         cfg_text = resolve_config_path(stage.cfg).read_text(encoding="utf-8")
         inputs: dict[str, Any] = {"kind": stage.kind, "cfg": cfg_text, "options": options}
-        raw = [*stage.options, *(kv for target, kv in self.overrides if target in ("*", stage.kind, stage.name))]
+        raw = self._raw_options(stage.name)
         upstream = sorted({m.group(2) for opt in raw for m in _REF.finditer(opt) if m.group(1) == "stages"})
         if upstream:
             inputs["upstream"] = {name: self.fingerprints.get(name) for name in upstream}
@@ -186,10 +164,18 @@ class Pipeline:
         stage_dir.rename(target)
         logger.warning("%s holds work done with other inputs; moved it to %s and starting afresh", stage_dir, target)
 
-    def run(self) -> dict[str, dict[str, Any]]:
-        """Run every stage in order, skipping finished ones; returns each stage's result."""
+    def run(self, only: str | None = None) -> dict[str, dict[str, Any]]:
+        """Run every stage in order, skipping finished ones; returns each stage's result.
+
+        ``only``: run that stage alone (``vlkit run --only``); the stages before it must be done already.
+        """
+        if only is not None and only not in {s.name for s in self.cfg.stages}:
+            raise ConfigError(f"--only {only!r}: the pipeline has no stage of that name.")
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        needed = self._upstream_closure(only) if only is not None else None
         for i, stage in enumerate(self.cfg.stages):
+            if needed is not None and stage.name not in needed:
+                continue
             options = self.stage_options(stage)
             stage_dir = self.out_dir / stage.name
             marker = stage_dir / "STAGE.json"
@@ -201,6 +187,8 @@ class Pipeline:
                     self.results[stage.name] = done["result"]
                     continue
                 logger.info("[%d/%d] %s: inputs changed, running again", i + 1, len(self.cfg.stages), stage.name)
+            if only is not None and stage.name != only:
+                raise RuntimeError(f"stage {only!r} needs stage {stage.name!r}, which has not finished.")
             self._set_aside_if_stale(stage_dir, fp)
             logger.info("[%d/%d] %s (%s: %s)", i + 1, len(self.cfg.stages), stage.name, stage.kind, stage.cfg)
             stage_dir.mkdir(parents=True, exist_ok=True)
@@ -214,8 +202,28 @@ class Pipeline:
             tmp.write_text(json.dumps({"fingerprint": fp, "result": result}, indent=1, sort_keys=True))
             os.replace(tmp, marker)
             self.results[stage.name] = result
+            if stage.name == only:
+                break
         return self.results
+
+    def _upstream_closure(self, name: str) -> set[str]:
+        """``name`` and every stage it refers to, directly or through others."""
+        out, todo = set(), [name]
+        while todo:
+            current = todo.pop()
+            if current in out:
+                continue
+            out.add(current)
+            refs = {m.group(2) for o in self._raw_options(current) for m in _REF.finditer(o) if m.group(1) == "stages"}
+            todo += [r for r in refs if r in {s.name for s in self.cfg.stages}]
+        return out
+
+    def _raw_options(self, name: str) -> list[str]:
+        """Stage ``name``'s options and overrides, references unresolved."""
+        stage = next(s for s in self.cfg.stages if s.name == name)
+        return [*stage.options, *(kv for t, kv in self.overrides if t in ("*", stage.kind, stage.name))]
 
 
 def pipeline_to_yaml(cfg: PipelineConfig) -> str:
-    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+    """``cfg`` as a pipeline file (``load_pipeline`` reads it back)."""
+    return OmegaConf.to_yaml({"pipeline": OmegaConf.structured(cfg)})

@@ -12,11 +12,14 @@ For each seed one pipeline (``vlkit.pipelines``) runs:
 - Table 3: the pre-training decoder's sharing strategy (``share_all``, ``share_none``; the default
   row shares all but self-attention) → ``pre_<s>``, ``cap_<s>``, ``ret_<s>``.
 
+All seeds' stages form one ``vlkit`` pipeline (stage ``seed<s>_<name>``; the ``fast`` preset adds the
+shared ``world`` and ``warm_start`` stages), written to ``<output-dir>/pipeline.yaml`` and run by
+``vlkit.pipelines`` — with ``--jobs N`` its independent stages run side by side (``vlkit run --jobs``).
 Every stage is skipped when already done (same inputs), so a killed run continues where it stopped.
 At the end ``tables.md`` and ``results.json`` (per-seed values, mean ± std) are written to the output
 directory and the tables are printed.
 
-    python projects/blip/reproduction/reproduce.py --seeds 0 1 2 --output-dir output/reproduction
+    python projects/blip/reproduction/reproduce.py --preset fast --jobs 2 --seeds 0 1 2
     python projects/blip/reproduction/reproduce.py --smoke --seeds 0 --tables 1   # a few steps per stage
 
 See docs/reproduction.md for the measured tables and what they took to run.
@@ -27,18 +30,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import statistics
-import subprocess
+import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 HERE = "projects/blip/reproduction"
 SMOKE_OPTIONS = [
+    "synth:world.coco_splits=[12,6,20]",
+    "synth:world.num_web_images=32",
+    "warm_start:warm_start.scenes=48",
+    "warm_start:warm_start.held_out=8",
+    "warm_start:warm_start.vision_steps=2",
+    "warm_start:warm_start.text_steps=2",
+    "warm_start:warm_start.batch_size=8",
     "train:run.max_epoch=1",
     "train:run.max_train_steps_per_epoch=2",
+    "train:run.max_iters=2",
+    "train:run.iters_per_inner_epoch=2",
     "train:run.max_eval_batches=1",
     "capfilt:capfilt.max_shards=1",
     "capfilt:capfilt.shard_size=16",
@@ -51,68 +61,64 @@ CAPFILT_VARIANTS: dict[str, list[str]] = {
     "CFbeam": ["capfilt.decoding.use_nucleus_sampling=false", "capfilt.decoding.num_beams=3"],
 }
 SHARE_VARIANTS = {"share_all": "all", "share_none": "none"}
-# Presets: "full" runs the YAMLs as written on the default shapes world (hours on a CPU). "fast" runs the same
-# stages on a one-object shapes world ({world}: generated under the output directory) at 48 px (6 x 6 patches
-# instead of 8 x 8: the image tokens are most of a tiny model's compute) from the warm start (made once under
-# the output directory unless --warm-start is given), with fewer, larger updates and random ITM negatives, so
-# that all three tables for three seeds fit in an hour on 2 CPU cores. Learning rates above 3e-4 collapse its
-# retrieval model to constant features (docs/reproduction.md has what each preset measured). Options by role.
-FAST_WORLD = {"num_images": 600, "num_web_images": 1200, "max_objects": 1, "image_size": 64, "tasks": ("coco", "web")}
-FAST_IMAGE_SIZE = 48
-_FAST_TRAIN = ["run.batch_size_train=32", "run.warmup_steps=20", f"model.image_size={FAST_IMAGE_SIZE}"]
-_FAST_PRE = [*_FAST_TRAIN, "run.init_lr=3e-4", "run.max_epoch=2", "model.itm_negatives=random"]
-
-
-def _fast_images(*datasets: str, eval_too: bool = False) -> list[str]:
-    """The fast preset's image size for the train (and eval) processors of ``datasets``."""
-    splits = ("train", "eval") if eval_too else ("train",)
-    return [
-        f"datasets.{d}.vis_processor.{s}.{key}={value}"
-        for d in datasets
-        for s in splits
-        for key, value in (("name", "blip_image_eval"), ("image_size", FAST_IMAGE_SIZE))
-    ]
-
-
+# Presets. "full" runs the reproduction YAMLs on the default shapes world (hours on a CPU; random
+# initialisation unless --warm-start names a file). "fast" runs the quickstart's design and YAMLs
+# (projects/blip/quickstart/): its world in BLIP's proportions (human pairs ~10 % of pre-training, half the
+# web texts noisy, a third of that systematically misnamed, 500 test images) and its warm start, both made by
+# stages shared by every seed; the same number of pre-training updates (300) on every pre-training set;
+# CapFilt's threshold calibrated on the held-out val pairs. docs/reproduction.md has what each preset measured.
+QUICKSTART = "projects/blip/quickstart"
+PRESET_CFGS: dict[str, dict[str, str]] = {
+    "full": {
+        "pre": f"{HERE}/pretrain.yaml",
+        "pre_boot": f"{HERE}/pretrain_boot.yaml",
+        "cap": f"{HERE}/caption.yaml",
+        "ret": f"{HERE}/retrieval.yaml",
+        "capfilt": f"{HERE}/capfilt.yaml",
+    },
+    "fast": {
+        "pre": f"{QUICKSTART}/pretrain_noisy.yaml",
+        "pre_boot": f"{QUICKSTART}/pretrain_boot.yaml",
+        "cap": f"{QUICKSTART}/caption.yaml",
+        "ret": f"{QUICKSTART}/retrieval.yaml",
+        "capfilt": f"{QUICKSTART}/capfilt.yaml",
+    },
+}
+WORLD = "${stages.world.root}"
+WARM = "${stages.warm_start.checkpoint}"
+SHARED_STAGES = {  # stages every seed of a preset reads from
+    "full": [],
+    "fast": [
+        {"name": "world", "kind": "synth", "cfg": f"{QUICKSTART}/world.yaml", "options": []},
+        {"name": "warm_start", "kind": "warm_start", "cfg": f"{QUICKSTART}/warm_start.yaml", "options": []},
+    ],
+}
 PRESETS: dict[str, dict[str, list[str]]] = {
     "full": {},
     "fast": {
         "pre": [
-            *_FAST_PRE,
-            *_fast_images("shapes_coco_caption", "shapes_web"),
-            "datasets.shapes_coco_caption.build_info.root={world}/coco",
-            "datasets.shapes_web.build_info.root={world}/web",
+            f"model.pretrained={WARM}",
+            f"datasets.shapes_coco_caption.build_info.root={WORLD}/coco",
+            f"datasets.shapes_web.build_info.root={WORLD}/web",
         ],
-        "pre_boot": [*_FAST_PRE, *_fast_images("image_text_json", eval_too=True)],
-        "cap": [
-            *_FAST_TRAIN,
-            *_fast_images("shapes_coco_caption", eval_too=True),
-            "run.init_lr=5e-4",
-            "run.max_epoch=2",
-            "datasets.shapes_coco_caption.build_info.root={world}/coco",
-        ],
-        "ret": [
-            *_FAST_TRAIN,
-            *_fast_images("shapes_coco_retrieval", eval_too=True),
-            "run.init_lr=3e-4",
-            "run.max_epoch=2",
-            "model.itm_negatives=random",
-            "datasets.shapes_coco_retrieval.build_info.root={world}/coco",
-        ],
+        "pre_boot": [f"model.pretrained={WARM}"],
+        "cap": [f"datasets.shapes_coco_caption.build_info.root={WORLD}/coco"],
+        "ret": [f"datasets.shapes_coco_retrieval.build_info.root={WORLD}/coco"],
         "capfilt": [
-            f"capfilt.captioner.overrides.image_size={FAST_IMAGE_SIZE}",
-            f"capfilt.filter.overrides.image_size={FAST_IMAGE_SIZE}",
-            "capfilt.data.annotations={world}/web/annotations/web_train.json",
-            "capfilt.data.images_root={world}/web",
-            "capfilt.data.noise_labels={world}/web/noise_labels.json",
-            "capfilt.data.human_annotations={world}/coco/annotations/coco_karpathy_train.json",
-            "capfilt.data.human_images_root={world}/coco/images",
+            f"capfilt.data.annotations={WORLD}/web/annotations/web_train.json",
+            f"capfilt.data.images_root={WORLD}/web",
+            f"capfilt.data.noise_labels={WORLD}/web/noise_labels.json",
+            f"capfilt.data.human_annotations={WORLD}/coco/annotations/coco_karpathy_train.json",
+            f"capfilt.data.human_images_root={WORLD}/coco/images",
+            f"capfilt.data.heldout_annotations={WORLD}/coco/annotations/coco_karpathy_val.json",
+            f"capfilt.data.heldout_images_root={WORLD}/coco/images",
         ],
     },
 }
-# cap on updates per epoch of pre-training on a bootstrapped set: those of the noisy set (3,300 pairs), so a
-# larger set (+C) gets no more updates than `pre`; a smaller one (+F) gets its full passes, fewer updates
-PRESET_PRETRAIN_STEPS = {"full": 51, "fast": 103}
+# full preset: cap on updates per epoch of pre-training on a bootstrapped set, those of the noisy set (3,300
+# pairs), so a larger set (+C) gets no more updates than `pre`; the fast preset's runner_iter gives every
+# pre-training the same number of updates by itself
+PRESET_PRETRAIN_STEPS = {"full": 51, "fast": None}
 TABLE_VARIANTS = {1: ["F", "C", "CF"], 2: ["CFbeam"], 3: list(SHARE_VARIANTS)}
 METRICS = {  # column -> (stage prefix, path in the stage result, scale)
     "TR@1": ("ret", ("metrics", "test", "txt_r1"), 1.0),
@@ -137,21 +143,22 @@ def seed_stages(
     caption_tokenizer: str = "ptb",
     warm_start: str | None = None,
     preset: str = "full",
-    world: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The stages of one seed's pipeline (plain dicts in ``pipeline.stages`` form).
+    """The stages of one seed (plain dicts in ``pipeline.stages`` form, names without the seed prefix).
 
     ``variants`` restricts the tables' variants (``[]``: only the shared ``pre``/``cap``/``ret`` stages);
-    ``warm_start`` (``warm_start.py``'s weights) initialises every pre-training, as BERT + ImageNet do BLIP's;
-    ``preset`` picks :data:`PRESETS`' options, whose ``{world}`` is ``world``.
+    ``warm_start`` (a weights file) initialises every pre-training of the full preset, as BERT + ImageNet do
+    BLIP's (the fast preset's come from its ``warm_start`` stage); ``preset`` picks :data:`PRESET_CFGS` and
+    :data:`PRESETS`' options.
     """
+    cfgs = PRESET_CFGS[preset]
 
     def role(name: str) -> list[str]:
-        return [o.replace("{world}", str(world)) for o in PRESETS[preset].get(name, [])]
+        return list(PRESETS[preset].get(name, []))
 
     seed_opt = [f"run.seed={seed}"]
     init = [f"model.pretrained={warm_start}", "model.load_pretrained=true"] if warm_start else []
-    pre = {"name": "pre", "kind": "train", "cfg": f"{HERE}/pretrain.yaml", "options": [*seed_opt, *init, *role("pre")]}
+    pre = {"name": "pre", "kind": "train", "cfg": cfgs["pre"], "options": [*seed_opt, *init, *role("pre")]}
     stages: list[dict[str, Any]] = [pre]
 
     def downstream(tag: str, pre: str) -> list[dict[str, Any]]:
@@ -161,15 +168,10 @@ def seed_stages(
             {
                 "name": f"cap{tag}",
                 "kind": "train",
-                "cfg": f"{HERE}/caption.yaml",
+                "cfg": cfgs["cap"],
                 "options": [*seed_opt, ckpt, *tok, *role("cap")],
             },
-            {
-                "name": f"ret{tag}",
-                "kind": "train",
-                "cfg": f"{HERE}/retrieval.yaml",
-                "options": [*seed_opt, ckpt, *role("ret")],
-            },
+            {"name": f"ret{tag}", "kind": "train", "cfg": cfgs["ret"], "options": [*seed_opt, ckpt, *role("ret")]},
         ]
 
     stages += downstream("", "pre")
@@ -179,7 +181,7 @@ def seed_stages(
                 {
                     "name": f"capfilt_{v}",
                     "kind": "capfilt",
-                    "cfg": f"{HERE}/capfilt.yaml",
+                    "cfg": cfgs["capfilt"],
                     "options": [
                         "capfilt.captioner.checkpoint=${stages.cap.last_checkpoint}",
                         "capfilt.filter.checkpoint=${stages.ret.last_checkpoint}",
@@ -199,104 +201,47 @@ def seed_stages(
                 {
                     "name": f"pre_{v}",
                     "kind": "train",
-                    "cfg": f"{HERE}/pretrain_boot.yaml",
+                    "cfg": cfgs["pre_boot"],
                     "options": [*seed_opt, *init, *role("pre_boot"), *boot, *steps],
                 }
             )
         else:
+            share = f"model.share_strategy={SHARE_VARIANTS[v]}"
             stages.append(
                 {
                     "name": f"pre_{v}",
                     "kind": "train",
-                    "cfg": f"{HERE}/pretrain.yaml",
-                    "options": [*seed_opt, *init, *role("pre"), f"model.share_strategy={SHARE_VARIANTS[v]}"],
+                    "cfg": cfgs["pre"],
+                    "options": [*seed_opt, *init, *role("pre"), share],
                 }
             )
         stages += downstream(f"_{v}", f"pre_{v}")
     return stages
 
 
-def run_seed(seed: int, out_dir: Path, options: list[str], **plan: Any) -> dict:
-    """Run (or find done) one seed's stages; ``plan`` is :func:`seed_stages`' keyword arguments."""
-    from vlkit.pipelines.pipeline import Pipeline, PipelineConfig, StageConfig
+def with_seed_prefix(stages: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """``stages`` named ``seed<seed>_<name>``, their references to each other renamed alike."""
+    names = {s["name"] for s in stages}
+    ref = re.compile(r"\$\{stages\.([A-Za-z0-9_\-]+)")
 
-    stages = [StageConfig(**s) for s in seed_stages(seed, **plan)]
-    cfg = PipelineConfig(name=f"reproduction_seed{seed}", output_dir=str(out_dir / f"seed{seed}"), stages=stages)
-    return Pipeline(cfg, options).run()
+    def rename(text: str) -> str:
+        return ref.sub(lambda m: f"${{stages.seed{seed}_{m.group(1)}" if m.group(1) in names else m.group(0), text)
 
-
-def run_parallel(
-    argv: Sequence[str], seeds: Sequence[int], variants: Sequence[str], out_dir: Path, jobs: int | None = None
-) -> None:
-    """Each seed's shared stages in one process, then one process per (seed, variant) (:func:`schedule`).
-
-    At most ``jobs`` processes (default: one per CPU core) run at a time, each with its share of the cores:
-    on the 2-core box two single-threaded processes do 1.1-1.4x the training steps of one with two threads
-    (captioning least, pre-training most), but twelve at once are no faster than one. Stages are skipped
-    when done, so a seed's variant processes share its ``pre``/``cap``/``ret`` safely once its shared
-    process has finished. Logs go to ``<output-dir>/logs/``.
-    """
-    logs = out_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    base = [sys.executable, str(Path(__file__).resolve()), *argv]
-    cores = os.cpu_count() or 1
-    slots = max(1, min(jobs or cores, len(seeds) * max(1, len(variants))))
-    # share the CPU cores instead of oversubscribing them (torch reads OMP_NUM_THREADS at start)
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // slots))}
-
-    def start(seed: int, variant: str) -> tuple[str, subprocess.Popen]:
-        cmd = [*base, "--seeds", str(seed), "--variants", variant, "--no-tables"]
-        log = logs / f"seed{seed}_{variant}.log"
-        with open(log, "w", encoding="utf-8") as fh:  # the child keeps its own handle
-            return log.name, subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-
-    schedule(seeds, sorted(variants, key=lambda v: v == "F"), slots, start)  # +F pre-trains on the fewest pairs
+    return [{**s, "name": f"seed{seed}_{s['name']}", "options": [rename(o) for o in s["options"]]} for s in stages]
 
 
-def schedule(
-    seeds: Sequence[int],
-    variants: Sequence[str],
-    slots: int,
-    start: Callable[[int, str], tuple[str, subprocess.Popen]],
-    poll_seconds: float = 1.0,
-) -> list[tuple[int, str]]:
-    """Run ``start(seed, "base")`` for every seed and ``start(seed, v)`` for every variant, ``slots`` at a time.
+def plan(seeds: Sequence[int], preset: str, **per_seed: Any) -> list[dict[str, Any]]:
+    """Every stage of the run: the preset's shared stages, then each seed's (:func:`seed_stages` arguments)."""
+    stages = [dict(s) for s in SHARED_STAGES[preset]]
+    for seed in seeds:
+        stages += with_seed_prefix(seed_stages(seed, preset=preset, **per_seed), seed)
+    return stages
 
-    A seed's variants become ready as soon as its base has finished (not when every seed's has), so no slot
-    waits for another seed's shared stages. Bases go first (each unlocks a seed's variants), then the
-    variants in the order given, each for every seed: put the shortest last, so the run ends evenly. A failed base
-    cancels its seed's variants; failures are raised together at the end, after everything else has run.
-    Returns the (seed, variant) pairs in the order they were started.
-    """
-    import time
 
-    pending = [(s, "base") for s in seeds] + [(s, v) for v in variants for s in seeds]
-    based: set[int] = set()
-    running: list[tuple[tuple[int, str], str, subprocess.Popen]] = []
-    started, failed = [], []
-    while pending or running:
-        for job in [j for j in pending if j[1] == "base" or j[0] in based]:
-            if len(running) >= slots:
-                break
-            pending.remove(job)
-            started.append(job)
-            running.append((job, *start(*job)))
-        time.sleep(poll_seconds)
-        for entry in [r for r in running if r[2].poll() is not None]:
-            running.remove(entry)
-            (seed, variant), name, proc = entry
-            if proc.returncode == 0:
-                if variant == "base":
-                    based.add(seed)
-                continue
-            failed.append(f"{name} (exit {proc.returncode})")
-            if variant == "base":
-                cancelled = [j for j in pending if j[0] == seed]
-                pending = [j for j in pending if j[0] != seed]
-                failed += [f"seed {seed} {v} (not run: its shared stages failed)" for _, v in cancelled]
-    if failed:
-        raise RuntimeError(f"reproduction processes failed; see {', '.join(failed)}")
-    return started
+def seed_results(results: dict[str, dict], seed: int) -> dict[str, dict]:
+    """One seed's stage results under their unprefixed names."""
+    prefix = f"seed{seed}_"
+    return {k[len(prefix) :]: v for k, v in results.items() if k.startswith(prefix)}
 
 
 def row_values(results: dict[str, dict], tag: str) -> dict[str, float | None]:
@@ -313,15 +258,6 @@ def row_values(results: dict[str, dict], tag: str) -> dict[str, float | None]:
     row["filter R"] = 100.0 * nf["recall"] if nf else None
     row["filter AUC"] = nf.get("score_auc") if nf else None
     return row
-
-
-def summarise(values: list[float | None], digits: int = 1) -> str:
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return "—"
-    if len(vals) == 1:
-        return f"{vals[0]:.{digits}f}"
-    return f"{statistics.mean(vals):.{digits}f} ± {statistics.stdev(vals):.{digits}f}"
 
 
 TABLES = {  # table -> (title, [(row label, stage tag)], columns)
@@ -344,66 +280,15 @@ TABLES = {  # table -> (title, [(row label, stage tag)], columns)
 
 
 def render_tables(per_seed: dict[int, dict[str, dict]], tables: Sequence[int]) -> str:
-    """Markdown tables: mean ± sample std over seeds (a single seed prints its value).
+    """Markdown tables, mean ± sample std over seeds, each followed by its rows' paired differences from
+    its first row (``vlkit.pipelines.seed_tables``)."""
+    from vlkit.pipelines.seed_tables import TableSpec, render
 
-    With several seeds each table is followed by the paired differences of its other rows from its first
-    (same seed, then mean ± std over seeds): the seed moves every row of a table together, so these show a
-    row's effect more sharply than the spread of the rows themselves.
-    """
-    seeds = sorted(per_seed)
-    out = [f"Seeds: {', '.join(map(str, seeds))}. Values are mean ± standard deviation over seeds.", ""]
-    for t in sorted(set(tables)):
-        title, rows, cols = TABLES[t]
-        vals = {tag: [row_values(per_seed[s], tag) for s in seeds] for _, tag in rows}
-        out += [f"### {title}", "", *_table_header(cols)]
-        for label, tag in rows:
-            cells = [summarise([v[c] for v in vals[tag]], 2 if c == "filter AUC" else 1) for c in cols]
-            out.append(f"| {label} | " + " | ".join(cells) + " |")
-        out.append("")
-        if len(seeds) > 1:
-            (ref_label, ref_tag), metric_cols = rows[0], [c for c in cols if c in METRICS]
-            out += [f'Paired difference from "{ref_label}" (same seed):', "", *_table_header(metric_cols)]
-            for label, tag in rows[1:]:
-                pairs = list(zip(vals[tag], vals[ref_tag], strict=True))
-                cells = [
-                    _signed(summarise([None if v[c] is None or r[c] is None else v[c] - r[c] for v, r in pairs]))
-                    for c in metric_cols
-                ]
-                out.append(f"| {label} | " + " | ".join(cells) + " |")
-            out.append("")
-    return "\n".join(out)
-
-
-def _table_header(cols: Sequence[str]) -> list[str]:
-    return ["| | " + " | ".join(cols) + " |", "| --- " * (len(cols) + 1) + "|"]
-
-
-def _signed(cell: str) -> str:
-    return cell if cell == "—" or cell.startswith("-") else "+" + cell
-
-
-def ensure_warm_start(path: Path, image_size: int = FAST_IMAGE_SIZE) -> Path:
-    """``path``, made by ``warm_start.py`` for ``image_size`` (a few minutes on 2 CPU cores) unless it exists."""
-    if not path.is_file():
-        script = Path(__file__).with_name("warm_start.py")
-        logging.getLogger(__name__).info("making the warm start %s (%s)", path, script.name)
-        cmd = [sys.executable, str(script), "--out", str(path), "--image-size", str(image_size)]
-        subprocess.run(cmd, check=True)
-    return path.resolve()
-
-
-def _drop_option(argv: list[str], name: str) -> list[str]:
-    """``argv`` without ``name`` and the values that follow it."""
-    out, skipping = [], False
-    for a in argv:
-        if a == name:
-            skipping = True
-        elif skipping and a.startswith("--"):
-            skipping = False
-            out.append(a)
-        elif not skipping:
-            out.append(a)
-    return out
+    specs = [
+        TableSpec(title, rows, cols, [c for c in cols if c in METRICS], {"filter AUC": 2})
+        for title, rows, cols in (TABLES[t] for t in sorted(set(tables)))
+    ]
+    return render(list(per_seed), specs, lambda seed, tag: row_values(per_seed[seed], tag))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -416,13 +301,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--preset",
         choices=sorted(PRESETS),
         default="full",
-        help="full: the YAMLs on the default shapes world (hours on CPU); fast: a one-object world, ~1 h on CPU",
+        help="full: the YAMLs on the default shapes world (hours on CPU); fast: the quickstart's world and "
+        "models, all three tables for three seeds in under an hour on 2 CPU cores (with --jobs 2)",
     )
     p.add_argument(
         "--pretrain-steps",
         type=int,
         default=None,
-        help="most updates per epoch for pre-training on bootstrapped sets (default: as many as the noisy set's)",
+        help="full preset: most updates per epoch of pre-training on bootstrapped sets (default: the noisy set's)",
     )
     p.add_argument("--options", nargs="+", default=[], help="extra '<stage|kind|*>:key=value' overrides")
     all_variants = sorted({v for vs in TABLE_VARIANTS.values() for v in vs})
@@ -442,58 +328,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--warm-start",
         default=None,
-        help="initialise every pre-training from these weights (made by warm_start.py; default: random for "
-        "the full preset; for the fast one <output-dir>/warm_start.safetensors, made on first use at 48 px, "
-        "so a file given here must be made with --image-size 48)",
+        help="full preset: initialise every pre-training from these weights (a `warm_start` pipeline stage's "
+        "output); the fast preset makes its own",
     )
     p.add_argument(
-        "--parallel",
-        action="store_true",
-        help="one process per seed, then per (seed, variant), --jobs at a time: ~1.3x on 2 CPU cores; fills a GPU",
+        "--jobs",
+        type=int,
+        default=1,
+        help="independent stages side by side, this many processes at a time (vlkit run --jobs): ~1.2x on 2 CPU "
+        "cores; fills a GPU",
     )
-    p.add_argument(
-        "--jobs", type=int, default=None, help="with --parallel: processes at a time (default: one per CPU core)"
-    )
-    p.add_argument("--no-tables", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.warm_start and not Path(args.warm_start).is_file():
-        p.error(f"--warm-start {args.warm_start} does not exist; make it with {HERE}/warm_start.py --out <file>")
+        p.error(f"--warm-start {args.warm_start} does not exist")
+    if args.warm_start and args.preset == "fast":
+        p.error("--warm-start is for the full preset; the fast preset makes its own warm start")
+    if args.jobs < 1:
+        p.error("--jobs must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from vlkit.pipelines.parallel import run_pipeline
+    from vlkit.pipelines.pipeline import PipelineConfig, StageConfig
+
     out_dir = Path(args.output_dir)
     options = [*(SMOKE_OPTIONS if args.smoke else []), *args.options]
     pretrain_steps = 2 if args.smoke else (args.pretrain_steps or PRESET_PRETRAIN_STEPS[args.preset])
     variants = None if args.variants is None else [v for v in args.variants if v != "base"]
-    warm = str(Path(args.warm_start).resolve()) if args.warm_start else None
-    if warm is None and args.preset == "fast" and not args.smoke:
-        warm = str(ensure_warm_start(out_dir / "warm_start.safetensors"))
-    world = None
-    if args.preset == "fast":
-        from vlkit.data.synthetic.world import ensure_world
-
-        world = str(ensure_world((out_dir / "world").resolve(), **FAST_WORLD))
-    plan = dict(
+    stages = plan(
+        args.seeds,
+        args.preset,
         tables=args.tables,
         pretrain_steps=pretrain_steps,
+        variants=variants,
         caption_tokenizer=args.caption_tokenizer,
-        warm_start=warm,
-        preset=args.preset,
-        world=world,
+        warm_start=str(Path(args.warm_start).resolve()) if args.warm_start else None,
     )
-    if args.parallel:
-        forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--parallel"]
-        for name in ("--seeds", "--variants", "--jobs"):  # each child gets its own seed and variant
-            forwarded = _drop_option(forwarded, name)
-        run_parallel(forwarded, args.seeds, table_variants(args.tables, variants), out_dir, jobs=args.jobs)
-    per_seed = {s: run_seed(s, out_dir, options, variants=variants, **plan) for s in args.seeds}
-    if args.no_tables:
-        return 0
+    cfg = PipelineConfig(name="reproduction", output_dir=str(out_dir), stages=[StageConfig(**s) for s in stages])
+    results = run_pipeline(cfg, options, jobs=args.jobs)
+    per_seed = {s: seed_results(results, s) for s in args.seeds}
     text = render_tables(per_seed, args.tables)
     if args.smoke:
         text = "(smoke run: a few steps per stage; the numbers are not meaningful)\n\n" + text
     (out_dir / "tables.md").write_text(text + "\n", encoding="utf-8")
     tags = [tag for t in args.tables for _, tag in TABLES[t][1]]
     rows = {s: {tag or "base": row_values(r, tag) for tag in tags} for s, r in per_seed.items()}
-    (out_dir / "results.json").write_text(json.dumps({"seeds": rows, "options": options}, indent=1), encoding="utf-8")
+    seconds = {name: r.get("seconds") for name, r in results.items()}
+    payload = {"seeds": rows, "options": options, "stage_seconds": seconds}
+    (out_dir / "results.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
     print(text)
     print(f"written: {out_dir / 'tables.md'}, {out_dir / 'results.json'}")
     return 0

@@ -53,35 +53,44 @@ def _split_of(index: int, sizes: dict[str, int]) -> str:
 def captioned_set(
     seed: int,
     stream: str,
-    n: int,
+    sizes: dict[str, int],
     name: Callable[[str, int], str],
     first_id: int,
-    fractions: dict[str, float],
     max_objects: int = 4,
+    specific_captions: bool = False,
 ) -> list[CaptionedImage]:
-    """``n`` scenes of 1-``max_objects`` objects with five captions each, split by ``fractions`` (no files)."""
-    sizes = split_sizes(n, fractions)
+    """``sum(sizes)`` scenes of 1-``max_objects`` objects with five captions each, ``sizes[split]`` per split."""
+    n = sum(sizes.values())
     exclude = HELD_OUT if stream in ("coco", "flickr30k") else frozenset()
     out = []
     for i in range(n):
         split, image_id = _split_of(i, sizes), first_id + i
         scene = random_scene(rng_for(seed, f"{stream}/scene", i), max_objects=max_objects, exclude=exclude)
-        caps = tuple(clean_captions(scene, rng_for(seed, f"{stream}/captions", i)))
+        caps = tuple(clean_captions(scene, rng_for(seed, f"{stream}/captions", i), specific=specific_captions))
         out.append(CaptionedImage(stream, i, split, name(split, image_id), image_id, scene, caps))
     return out
 
 
-def coco_set(seed: int, n: int, max_objects: int = 4) -> list[CaptionedImage]:
+def coco_set(
+    seed: int,
+    n: int,
+    max_objects: int = 4,
+    splits: tuple[int, int, int] | None = None,
+    specific_captions: bool = False,
+) -> list[CaptionedImage]:
+    """The COCO-style set: ``n`` images split 70/15/15 (Karpathy), or ``splits`` = (train, val, test) images;
+    ``specific_captions``: every caption names the object (see ``clean_captions``)."""
+
     def name(split: str, i: int) -> str:
         return f"{split}/COCO_{split}_{i:012d}.jpg"
 
-    return captioned_set(seed, "coco", n, name, 1, KARPATHY_FRACTIONS, max_objects)
+    sizes = split_sizes(n, KARPATHY_FRACTIONS) if splits is None else dict(zip(KARPATHY_FRACTIONS, splits))
+    return captioned_set(seed, "coco", sizes, name, 1, max_objects, specific_captions)
 
 
 def flickr_set(seed: int, n: int, max_objects: int = 4) -> list[CaptionedImage]:
-    return captioned_set(
-        seed, "flickr30k", n, lambda split, i: f"{split}/{i}.jpg", 1_000_000, KARPATHY_FRACTIONS, max_objects
-    )
+    sizes = split_sizes(n, KARPATHY_FRACTIONS)
+    return captioned_set(seed, "flickr30k", sizes, lambda split, i: f"{split}/{i}.jpg", 1_000_000, max_objects)
 
 
 def nocaps_set(seed: int, n_per_split: int) -> list[CaptionedImage]:

@@ -78,7 +78,30 @@ def _positions(scene: Scene, rng: np.random.Generator) -> str:
     return " and ".join(f"{object_phrase(o, rng)} {REGION_PHRASES[o.region]}" for o in shown)
 
 
-def _candidates(scene: Scene, rng: np.random.Generator) -> list[str]:
+def _grounded_candidates(scene: Scene, rng: np.random.Generator) -> list[str]:
+    """Captions that each name an object with where it is ("a picture of a big red circle on the left")."""
+    out = []
+    for k in range(7):
+        o = scene.objects[int(rng.integers(len(scene.objects)))]
+        where = REGION_PHRASES[o.region]
+        phrase = object_phrase(o, rng)
+        out.append(
+            (
+                f"{phrase} {where}",
+                f"{pick(rng, FRAMES)} {phrase} {where}",
+                f"there is {phrase} {where}",
+                f"{phrase} {where} {_background(scene, rng)}",
+                f"just one {o.name} {where}" if len(scene.objects) == 1 else f"{phrase} {where}",
+                f"{pick(rng, FRAMES)} {phrase} {where} {_background(scene, rng)}",
+                f"{'a single' if len(scene.objects) == 1 else 'a'} {object_words(o, rng, 0.6)} {where}",
+            )[k]
+        )
+    return out
+
+
+def _candidates(scene: Scene, rng: np.random.Generator, specific: bool = False) -> list[str]:
+    if specific:
+        return _grounded_candidates(scene, rng)
     objs, n = scene.objects, len(scene.objects)
     first_plural = scene.count(objs[0].colour, objs[0].shape) > 1  # count_phrase starts with objs[0]'s group
     noun = pick(rng, ("shape", "object")) + ("s" if n > 1 else "")
@@ -108,11 +131,16 @@ def _candidates(scene: Scene, rng: np.random.Generator) -> list[str]:
     return out
 
 
-def clean_captions(scene: Scene, rng: np.random.Generator, n: int = 5) -> list[str]:
-    """``n`` distinct human-style captions of ``scene`` (distinct as long as the scene allows)."""
+def clean_captions(scene: Scene, rng: np.random.Generator, n: int = 5, specific: bool = False) -> list[str]:
+    """``n`` distinct human-style captions of ``scene`` (distinct as long as the scene allows).
+
+    ``specific``: every caption names an object and where it is ("a picture of a red circle on the left"),
+    never just the scene's kind ("a single shape on a dotted background", which in a one-object world fits a
+    quarter of all images alike, or "a picture of a red circle", a thirtieth).
+    """
     chosen: list[str] = []
     for _ in range(4):
-        cands = _candidates(scene, rng)
+        cands = _candidates(scene, rng, specific)
         for i in rng.permutation(len(cands)):
             if cands[i] not in chosen:
                 chosen.append(cands[i])

