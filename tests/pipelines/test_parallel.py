@@ -14,7 +14,10 @@ from vlkit.cli import run
 from vlkit.pipelines.parallel import dependencies, schedule
 from vlkit.pipelines.pipeline import Pipeline, load_pipeline
 
-WORLD = "world: {{num_images: 10, num_web_images: 4, num_videos: 1, tasks: [coco, web], image_size: 32, seed: {seed}, progress: false}}\n"
+WORLD = (
+    "world: {{num_images: 10, num_web_images: 4, num_videos: 1, tasks: [coco, web], image_size: 32, "
+    "seed: {seed}, progress: false}}\n"
+)
 PIPELINE = """
 pipeline:
   name: worlds
