@@ -23,22 +23,12 @@ from omegaconf import OmegaConf
 
 from vlkit.common.config import ConfigError, _load_yaml, validate_section
 from vlkit.common.paths import resolve_config_path
-from vlkit.pipelines.stages import STAGE_KINDS, STAGE_RUNNERS, StageRunner
+from vlkit.pipelines.stages import STAGE_KINDS, STAGE_RUNNERS, StageConfig, StageRunner
 
 logger = logging.getLogger(__name__)
 
 STARTED = "STAGE.started.json"  # written when a stage starts: the inputs its (possibly unfinished) work belongs to
 _REF = re.compile(r"\$\{(stages|pipeline)\.([A-Za-z0-9_\-]+)(?:\.([A-Za-z0-9_\-.]+))?\}")
-
-
-@dataclass
-class StageConfig:
-    """One stage: a project config of ``kind`` run with extra ``options``."""
-
-    name: str = "???"
-    kind: str = "train"
-    cfg: str = "???"
-    options: list[str] = field(default_factory=list)
 
 
 @dataclass

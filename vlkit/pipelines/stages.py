@@ -8,19 +8,27 @@ stage's result (plain data, referable from later stages as ``${stages.<name>.<ke
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from vlkit.common.config import ConfigError, _load_yaml, parse_options, to_dataclass, validate_section
 from vlkit.common.paths import resolve_config_path
 
-if TYPE_CHECKING:
-    from vlkit.pipelines.pipeline import StageConfig
 
-StageRunner = Callable[["StageConfig", list[str], Path], dict[str, Any]]
+@dataclass
+class StageConfig:
+    """One stage: a project config of ``kind`` run with extra ``options``."""
+
+    name: str = "???"
+    kind: str = "train"
+    cfg: str = "???"
+    options: list[str] = field(default_factory=list)
+
+
+StageRunner = Callable[[StageConfig, list[str], Path], dict[str, Any]]
 
 
 def load_section(path: str | Path, section: str, schema: type, options: Sequence[str] = ()) -> tuple[Any, str]:
