@@ -48,16 +48,17 @@ def test_mask_tokens_follows_bert_and_never_touches_special_tokens() -> None:
 def test_warm_start_learns_and_loads_into_tiny_models(tmp_path: Path) -> None:
     script = load_script("warm_start")  # the thin entry point over vlkit.tasks.warm_start
     out = tmp_path / "warm.safetensors"
-    args = ["--out", str(out), "--scenes", "600", "--held-out", "100", "--vision-steps", "150", "--text-steps", "100"]
-    args += ["--batch-size", "32", "--image-size", "48", "--max-objects", "1"]
+    args = ["--out", str(out), "--scenes", "1000", "--held-out", "200", "--vision-steps", "300", "--text-steps", "100"]
+    args += ["--batch-size", "64", "--image-size", "48", "--max-objects", "1"]
     assert script.main(args) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     text, vision = report["text"], report["vision"]
     assert text["after"]["mlm_loss"] < text["before"]["mlm_loss"] - 5.0  # from ~ln(30524) = 10.3
     assert text["after"]["mlm_acc"] > 0.1
-    assert text["after"]["paraphrase_loss"] < text["before"]["paraphrase_loss"] - 0.5
+    assert text["after"]["paraphrase_loss"] < text["before"]["paraphrase_loss"] - 0.3  # ln(200) at chance
     assert text["after"]["cls_cosine"] < text["before"]["cls_cosine"]  # captions no longer share one [CLS]
-    assert vision["after"]["colour"] > vision["before"]["colour"] + 0.2  # measured: 0.16 -> 0.6+ in 150 steps
+    # the ViT leaves its plateau after ~150 updates of batch 64 (measured: colour 0.26 -> 0.92 by update 300)
+    assert vision["after"]["colour"] > vision["before"]["colour"] + 0.3 and vision["after"]["cell"] > 0.5
 
     from vlkit.models import load_model
 
