@@ -24,6 +24,7 @@ def test_quickstart_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
         "pretrain_noisy",
         "caption_noisy",
         "retrieval_noisy",
+        "filter_noisy",
         "capfilt",
         "pretrain_boot",
         "caption_boot",

@@ -94,6 +94,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_world(tmp_path: Path) -> None
         ({"seed": -1}, "seed"),
         ({"max_objects": 0}, "max_objects"),
         ({"max_objects": 5}, "max_objects"),
+        ({"short_captions": 6}, "short_captions"),
     ],
 )
 def test_bad_arguments_name_the_argument(tmp_path: Path, bad: dict, match: str) -> None:
@@ -115,6 +116,23 @@ def test_max_objects_makes_one_object_scenes_and_keeps_the_default_world(
     default = generate_world(tmp_path / "four", seed=0, tasks=["coco", "web"], max_objects=4, **SMALL)
     for part in ("coco", "web"):  # max_objects=4 is the default: the same bytes as a world made without it
         assert tree(default.root / part) == tree(twin_worlds[0] / part)
+
+
+def test_short_captions_name_only_the_object_and_keep_the_other_captions() -> None:
+    from vlkit.data.synthetic.captions import REGION_PHRASES, clean_captions
+    from vlkit.data.synthetic.scene import random_scene, rng_for
+
+    for i in range(40):
+        scene = random_scene(rng_for(0, "t", i), max_objects=1)
+        plain = clean_captions(scene, rng_for(0, "c", i), specific=True)
+        mixed = clean_captions(scene, rng_for(0, "c", i), specific=True, short=2)
+        assert len(mixed) == 5 and mixed[:3] == plain[:3]  # the grounded ones are drawn as before
+        obj = scene.objects[0]
+        assert all(REGION_PHRASES[obj.region] in c for c in mixed[:3])
+        for short in mixed[3:]:  # the object's colour and shape, and nowhere said
+            assert f"{obj.colour} {obj.shape}" in short and not any(p in short for p in REGION_PHRASES.values())
+    with pytest.raises(ValueError, match="short captions"):
+        clean_captions(scene, rng_for(0, "c", 0), short=6)
 
 
 def test_a_world_written_before_max_objects_existed_is_reused(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ def captioned_set(
     first_id: int,
     max_objects: int = 4,
     specific_captions: bool = False,
+    short_captions: int = 0,
 ) -> list[CaptionedImage]:
     """``sum(sizes)`` scenes of 1-``max_objects`` objects with five captions each, ``sizes[split]`` per split."""
     n = sum(sizes.values())
@@ -66,7 +67,8 @@ def captioned_set(
     for i in range(n):
         split, image_id = _split_of(i, sizes), first_id + i
         scene = random_scene(rng_for(seed, f"{stream}/scene", i), max_objects=max_objects, exclude=exclude)
-        caps = tuple(clean_captions(scene, rng_for(seed, f"{stream}/captions", i), specific=specific_captions))
+        rng = rng_for(seed, f"{stream}/captions", i)
+        caps = tuple(clean_captions(scene, rng, specific=specific_captions, short=short_captions))
         out.append(CaptionedImage(stream, i, split, name(split, image_id), image_id, scene, caps))
     return out
 
@@ -77,15 +79,17 @@ def coco_set(
     max_objects: int = 4,
     splits: tuple[int, int, int] | None = None,
     specific_captions: bool = False,
+    short_captions: int = 0,
 ) -> list[CaptionedImage]:
     """The COCO-style set: ``n`` images split 70/15/15 (Karpathy), or ``splits`` = (train, val, test) images;
-    ``specific_captions``: every caption names the object (see ``clean_captions``)."""
+    ``specific_captions``: every caption names the object, ``short_captions`` of the five nothing else
+    (see ``clean_captions``)."""
 
     def name(split: str, i: int) -> str:
         return f"{split}/COCO_{split}_{i:012d}.jpg"
 
     sizes = split_sizes(n, KARPATHY_FRACTIONS) if splits is None else dict(zip(KARPATHY_FRACTIONS, splits))
-    return captioned_set(seed, "coco", sizes, name, 1, max_objects, specific_captions)
+    return captioned_set(seed, "coco", sizes, name, 1, max_objects, specific_captions, short_captions)
 
 
 def flickr_set(seed: int, n: int, max_objects: int = 4) -> list[CaptionedImage]:

@@ -131,22 +131,41 @@ def _candidates(scene: Scene, rng: np.random.Generator, specific: bool = False) 
     return out
 
 
-def clean_captions(scene: Scene, rng: np.random.Generator, n: int = 5, specific: bool = False) -> list[str]:
+def _short_caption(scene: Scene, rng: np.random.Generator) -> str:
+    """A caption naming one object and nothing else ("a blue square"), as short COCO captions do."""
+    o = scene.objects[int(rng.integers(len(scene.objects)))]
+    form = int(rng.integers(3))
+    if form == 0:
+        return object_phrase(o, rng)
+    if form == 1:
+        return f"{pick(rng, FRAMES)} {object_phrase(o, rng)}"
+    return object_words(o, rng)
+
+
+def clean_captions(
+    scene: Scene, rng: np.random.Generator, n: int = 5, specific: bool = False, short: int = 0
+) -> list[str]:
     """``n`` distinct human-style captions of ``scene`` (distinct as long as the scene allows).
 
     ``specific``: every caption names an object and where it is ("a picture of a red circle on the left"),
     never just the scene's kind ("a single shape on a dotted background", which in a one-object world fits a
     quarter of all images alike, or "a picture of a red circle", a thirtieth).
+    ``short``: that many of the ``n`` name only an object ("a blue square"), the last ones.
     """
+    if not 0 <= short <= n:
+        raise ValueError(f"short captions must be between 0 and {n}, got {short}")
     chosen: list[str] = []
-    for _ in range(4):
+    for _ in range(4 if short < n else 0):
         cands = _candidates(scene, rng, specific)
         for i in rng.permutation(len(cands)):
             if cands[i] not in chosen:
                 chosen.append(cands[i])
-            if len(chosen) == n:
-                return chosen
-    return (chosen * n)[:n]
+            if len(chosen) == n - short:
+                break
+        if len(chosen) == n - short:
+            break
+    chosen = (chosen * n)[: n - short]
+    return chosen + [_short_caption(scene, rng) for _ in range(short)]
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,16 @@ _ARGUMENTS = (
     "coco_splits",
     "noise_kinds",
     "specific_captions",
+    "short_captions",
 )
 # arguments added after format 3 was released: a WORLD.json without them was made with these values
-_LATER_DEFAULTS = {"max_objects": 4, "coco_splits": None, "noise_kinds": list(NOISE_KINDS), "specific_captions": False}
+_LATER_DEFAULTS = {
+    "max_objects": 4,
+    "coco_splits": None,
+    "noise_kinds": list(NOISE_KINDS),
+    "specific_captions": False,
+    "short_captions": 0,
+}
 VIDEO_FRAMES = {"msrvtt": 16, "msvd": 24}
 
 
@@ -73,6 +80,7 @@ class WorldInfo:
     coco_splits: tuple[int, int, int] | None = None
     noise_kinds: tuple[str, ...] = NOISE_KINDS
     specific_captions: bool = False
+    short_captions: int = 0
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -92,6 +100,7 @@ class WorldInfo:
             "coco_splits": None if self.coco_splits is None else list(self.coco_splits),
             "noise_kinds": list(self.noise_kinds),
             "specific_captions": self.specific_captions,
+            "short_captions": self.short_captions,
         }
 
     def matches(self, written: dict | None) -> bool:
@@ -117,6 +126,7 @@ class WorldArgs:
     coco_splits: list[int] | None = None
     noise_kinds: list[str] = field(default_factory=lambda: list(NOISE_KINDS))
     specific_captions: bool = False
+    short_captions: int = 0
     progress: bool = True
 
 
@@ -140,6 +150,8 @@ def _check(info: WorldInfo) -> None:
         raise ValueError(
             f"coco_splits (--coco-splits) is 3 positive image counts (train val test), got {info.coco_splits}"
         )
+    if not 0 <= info.short_captions <= 5:
+        raise ValueError(f"short_captions (--short-captions) must be in [0, 5], got {info.short_captions}")
     bad_kinds = sorted(set(info.noise_kinds) - set(ALL_NOISE_KINDS))
     if bad_kinds or not info.noise_kinds:
         raise ValueError(f"noise_kinds (--noise-kinds) must be some of {', '.join(ALL_NOISE_KINDS)}, got {bad_kinds}")
@@ -149,7 +161,7 @@ def _parts(info: WorldInfo) -> dict[str, Callable[[Path], dict[str, int]]]:
     """Part name -> function writing it under a root and returning its counts."""
     n, seed, size = info.num_images, info.seed, info.image_size
     coco = coco_set(
-        seed, n, info.max_objects, info.coco_splits, info.specific_captions
+        seed, n, info.max_objects, info.coco_splits, info.specific_captions, info.short_captions
     )  # VQA and VG are asked on the COCO images, as in VQAv2
     video_size = min(96, max(64, size))
 
@@ -231,6 +243,7 @@ def generate_world(
     coco_splits: Sequence[int] | None = None,
     noise_kinds: Sequence[str] = NOISE_KINDS,
     specific_captions: bool = False,
+    short_captions: int = 0,
 ) -> WorldInfo:
     """Write the shapes world under ``out_dir`` (nothing is done when an identical world is there).
 
@@ -252,6 +265,8 @@ def generate_world(
         noise_kinds: Kinds of web noise, in equal shares (web_noise.py; ``misnamed`` is the systematic one).
         specific_captions: COCO-style captions always name the object (no "a single shape on a dotted
             background", which fits a quarter of a one-object world's images alike).
+        short_captions: How many of each COCO-style image's five captions name only an object ("a blue
+            square"), as short human captions do (0-5).
     """
     root = Path(out_dir)
     wanted = set(PARTS if tasks is None else tasks)
@@ -273,6 +288,7 @@ def generate_world(
         None if coco_splits is None else tuple(int(x) for x in coco_splits),
         tuple(noise_kinds),
         bool(specific_captions),
+        int(short_captions),
     )
     _check(info)
     existing = read_world(root)
