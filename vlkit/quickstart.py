@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke", action="store_true", help="a few steps per stage (what CI runs); numbers are noise")
     parser.add_argument("--options", nargs="+", default=[], help="extra '<stage|kind|*>:key=value' overrides")
     parser.add_argument(
-        "--jobs", type=int, default=1, help="independent stages side by side, this many processes (vlkit run --jobs)"
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="independent stages side by side, this many processes (vlkit run --jobs; default: 2 where there "
+        "are 2 cores; 1 runs every stage in this process)",
     )
 
 

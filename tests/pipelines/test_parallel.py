@@ -68,10 +68,27 @@ def test_schedule_order_slots_and_failure_cancels_dependents() -> None:
 
     finished: set[str] = set()
     with pytest.raises(RuntimeError) as err:
-        schedule(deps, 2, lambda n: _track(start(n), n, finished), poll_seconds=0.005)
+        schedule(deps, 2, lambda n, share: _track(start(n), n, finished), poll_seconds=0.005)
     assert "c (exit 1)" in str(err.value) and "d (not run: depends on c)" in str(err.value)
     assert live[:2] == ["a", "b"] and "e" in live and "d" not in live
     assert max(peak) <= 2
+
+
+def test_a_stage_every_other_waits_for_gets_all_slots_and_done_stages_start_nothing() -> None:
+    # a chain with a fork: w -> p -> (x, y) -> z; "done" is finished already
+    deps = {"done": set(), "w": {"done"}, "p": {"w"}, "x": {"p"}, "y": {"p"}, "z": {"x", "y"}}
+    shares: dict[str, int] = {}
+
+    def start(name: str, share: int) -> FakeProc | None:
+        if name == "done":
+            return None
+        shares[name] = share
+        return FakeProc(0, 0.01)
+
+    started = schedule(deps, 2, start, poll_seconds=0.002)
+    assert started == ["w", "p", "x", "y", "z"]  # "done" never started
+    # w, p and z run alone with nothing able to start beside them; x and y share the cores
+    assert shares == {"w": 2, "p": 2, "x": 1, "y": 1, "z": 2}
 
 
 def _track(proc: FakeProc, name: str, finished: set[str]) -> FakeProc:
@@ -93,6 +110,10 @@ def test_jobs_runs_stages_in_processes_like_a_sequential_run(pipeline_file: Path
     results = {n: json.loads((out / n / "STAGE.json").read_text())["result"] for n in "abcd"}
     assert results["c"]["spec"]["seed"] == 2 and results["d"]["spec"]["num_web_images"] == 4
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["a.log", "b.log", "c.log", "d.log"]
+    # a second parallel run finds every stage done and starts no process
+    (out / "logs" / "a.log").unlink()
+    assert run(["run", str(pipeline_file), "--jobs", "2"]) == 0
+    assert not (out / "logs" / "a.log").exists()
     # the same pipeline run sequentially finds every stage done (same fingerprints)
     fingerprints = {n: json.loads((out / n / "STAGE.json").read_text())["fingerprint"] for n in "abcd"}
     pipeline = Pipeline(load_pipeline(pipeline_file))

@@ -2,7 +2,11 @@
 
 A stage depends on the stages its options refer to (``${stages.<name>...}``). The scheduler starts a stage
 as soon as every stage it depends on has finished, at most ``jobs`` at a time, each process with its share
-of the CPU cores (``OMP_NUM_THREADS``), its log in ``<output_dir>/logs/<stage>.log``. Each process is
+of the CPU cores (``OMP_NUM_THREADS``: cores // jobs), its log in ``<output_dir>/logs/<stage>.log``. A stage
+that runs alone and that every stage still to run waits for (a world, a warm start, the pre-training a
+chain starts from) gets all the cores: nothing can start beside it, so nothing is oversubscribed (two
+threads and another busy process on two cores ran the tiny models 7x slower). Stages already done with the
+same inputs are not started at all. Each process is
 ``vlkit run <pipeline> --only <stage>``: it finds the earlier stages done (their ``STAGE.json``) and runs
 its own, so a killed run continues like a sequential one. A failed stage cancels the stages that depend on
 it; the others still run, and the failures are raised together at the end.
@@ -24,7 +28,7 @@ from vlkit.pipelines.pipeline import _REF, Pipeline, PipelineConfig, pipeline_to
 
 logger = logging.getLogger(__name__)
 
-Starter = Callable[[str], subprocess.Popen]
+Starter = Callable[[str, int], "subprocess.Popen | None"]  # (stage, share of the jobs) -> process; None: done
 
 
 def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
@@ -36,9 +40,23 @@ def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
     return out
 
 
+def _dependents(deps: dict[str, set[str]], name: str) -> set[str]:
+    """The stages that need ``name``, directly or through others."""
+    out, changed = set(), True
+    while changed:
+        changed = False
+        for other, needs in deps.items():
+            if other not in out and needs & (out | {name}):
+                out.add(other)
+                changed = True
+    return out
+
+
 def schedule(deps: dict[str, set[str]], jobs: int, start: Starter, poll_seconds: float = 0.5) -> list[str]:
     """Run every stage of ``deps`` (in its order) once its dependencies have succeeded, ``jobs`` at a time.
 
+    ``start(name, share)`` starts a stage with ``share`` of the ``jobs`` slots: all of them when nothing
+    runs and every other pending stage depends on it, else 1; it returns None for a stage already done.
     Returns the stages in the order they were started. Raises RuntimeError listing failed and cancelled stages.
     """
     pending = list(deps)
@@ -50,8 +68,13 @@ def schedule(deps: dict[str, set[str]], jobs: int, start: Starter, poll_seconds:
             if len(running) >= jobs:
                 break
             pending.remove(name)
+            sole_gate = not running and set(pending) <= _dependents(deps, name)
+            proc = start(name, jobs if sole_gate else 1)
+            if proc is None:
+                done.add(name)
+                continue
             started.append(name)
-            running[name] = start(name)
+            running[name] = proc
         time.sleep(poll_seconds)
         for name, proc in list(running.items()):
             if proc.poll() is None:
@@ -85,14 +108,18 @@ def run_parallel(pipeline: Pipeline, jobs: int, argv_extra: Sequence[str] = ()) 
     spec = out / "pipeline.yaml"  # what the stage processes load: this very pipeline, whatever built it
     spec.write_text(pipeline_to_yaml(pipeline.cfg), encoding="utf-8")
     cores = os.cpu_count() or 1
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // jobs))}
     options = [f"{t}:{kv}" for t, kv in pipeline.overrides]
 
-    def start(name: str) -> subprocess.Popen:
+    def start(name: str, share: int) -> subprocess.Popen | None:
+        if pipeline.finished(name):
+            logger.info("stage %s: already done, skipping", name)
+            return None
         cmd = [sys.executable, "-m", "vlkit", "run", str(spec), "--only", name, *argv_extra]
         if options:
             cmd += ["--options", *options]
-        logger.info("starting stage %s (log: %s)", name, logs / f"{name}.log")
+        threads = max(1, cores * share // jobs)
+        logger.info("starting stage %s, %d thread(s) (log: %s)", name, threads, logs / f"{name}.log")
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         with open(logs / f"{name}.log", "w", encoding="utf-8") as fh:  # the child keeps its own handle
             return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
 

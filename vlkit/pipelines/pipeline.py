@@ -196,6 +196,20 @@ class Pipeline:
                 break
         return self.results
 
+    def finished(self, name: str) -> bool:
+        """Whether stage ``name`` and every stage it needs are done with their current inputs (runs nothing)."""
+        needed = self._upstream_closure(name)
+        for stage in self.cfg.stages:
+            if stage.name not in needed:
+                continue
+            fp = self.fingerprints[stage.name] = self.fingerprint(stage, self.stage_options(stage))
+            marker = self.out_dir / stage.name / "STAGE.json"
+            done = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else {}
+            if done.get("fingerprint") != fp:
+                return False
+            self.results[stage.name] = done["result"]
+        return True
+
     def _upstream_closure(self, name: str) -> set[str]:
         """``name`` and every stage it refers to, directly or through others."""
         out, todo = set(), [name]
