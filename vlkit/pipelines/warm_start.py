@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 RECIPES = {"vision": "configs/warm_start/vision.yaml", "text": "configs/warm_start/text.yaml"}
 DATASETS = {"vision": "warm_start_scenes", "text": "warm_start_captions"}
-INNER_EPOCHS = 10  # the cosine schedule steps once per inner epoch: ten steps over a job
+INNER_EPOCHS = 20  # the schedule steps once per inner epoch: constant for 16, then down over 4
 HELD_OUT_SPLIT = "val"
 
 
