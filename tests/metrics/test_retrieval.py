@@ -67,8 +67,8 @@ def test_bad_inputs_raise() -> None:
         best_positive_ranks(torch.zeros(2, 3), [[0]])
 
 
-def _itm(row: int, cand: torch.Tensor) -> torch.Tensor:
-    return torch.sin(7.0 * row + 1.3 * cand.float())
+def _itm(rows: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+    return torch.sin(7.0 * rows.float().unsqueeze(1) + 1.3 * cand.float())
 
 
 def _brute_force_rerank(sims: torch.Tensor, k: int, rows: range) -> torch.Tensor:
@@ -76,7 +76,7 @@ def _brute_force_rerank(sims: torch.Tensor, k: int, rows: range) -> torch.Tensor
     for r in rows:
         order = sorted(range(sims.shape[1]), key=lambda j: -float(sims[r, j]))[:k]
         for j in order:
-            out[r, j] = float(_itm(r, torch.tensor([j]))[0]) + sims[r, j]
+            out[r, j] = float(_itm(torch.tensor([r]), torch.tensor([[j]]))[0, 0]) + sims[r, j]
     return out
 
 
@@ -84,6 +84,12 @@ def test_rerank_matches_brute_force_loop() -> None:
     sims = torch.randn(9, 13, generator=torch.Generator().manual_seed(1))
     got = itc_topk_itm_rerank(sims, k=4, itm_score_fn=_itm)
     torch.testing.assert_close(got, _brute_force_rerank(sims, 4, range(9)))
+    calls: list[int] = []  # rows per call: as many as pairs_per_call allows, at least one
+    for pairs, expected in ((8, [2, 2, 2, 2, 1]), (1, [1] * 9), (1000, [9])):
+        calls.clear()
+        got = itc_topk_itm_rerank(sims, 4, lambda r, c: calls.append(len(r)) or _itm(r, c), pairs_per_call=pairs)
+        assert calls == expected
+        torch.testing.assert_close(got, _brute_force_rerank(sims, 4, range(9)))
     # k larger than the candidate count re-scores every column.
     assert (itc_topk_itm_rerank(sims, k=50, itm_score_fn=_itm) > -50).all()
 
@@ -93,9 +99,9 @@ def test_rerank_split_across_ranks_sums_to_shifted_full_matrix() -> None:
     world = 3
     seen_rows: list[int] = []
 
-    def itm(row: int, cand: torch.Tensor) -> torch.Tensor:
-        seen_rows.append(row)
-        return _itm(row, cand)
+    def itm(rows: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+        seen_rows.extend(rows.tolist())
+        return _itm(rows, cand)
 
     parts = [itc_topk_itm_rerank(sims, 3, itm, rank=r, world_size=world) for r in range(world)]
     assert sorted(seen_rows) == list(range(10))
@@ -118,5 +124,5 @@ def test_rank_slice_covers_rows_once() -> None:
 
 
 def test_rerank_rejects_wrong_score_count() -> None:
-    with pytest.raises(ValueError, match="expected 2"):
-        itc_topk_itm_rerank(torch.randn(2, 5), 2, lambda row, cand: torch.zeros(3))
+    with pytest.raises(ValueError, match="expected 4"):
+        itc_topk_itm_rerank(torch.randn(2, 5), 2, lambda rows, cand: torch.zeros(3))

@@ -24,6 +24,7 @@ class RetrievalRunConfig(RunConfig):
 
     k_test: int = 256
     text_batch_size: int = 256
+    itm_pairs_per_call: int = 256  # (query, candidate) pairs per ITM forward pass when re-ranking
     alpha: float | None = None  # None = the model config's alpha
     alpha_ramp_epochs: float | None = None  # None = DEFAULT_RAMP_EPOCHS
 
@@ -68,15 +69,19 @@ class RetrievalTask(AlphaRampMixin, BaseTask):
         k = self.run_cfg.k_test
         rank, world = get_rank(), get_world_size()
 
-        def i2t(row: int, cand: torch.Tensor) -> torch.Tensor:
-            return model.itm_scores(image_embeds[row].expand(len(cand), -1, -1), text_ids[cand], text_atts[cand])
+        def i2t(rows: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:  # each image against its k texts
+            flat = cand.reshape(-1)
+            images = image_embeds[rows].repeat_interleave(cand.shape[1], dim=0)
+            return model.itm_scores(images, text_ids[flat], text_atts[flat])
 
-        def t2i(row: int, cand: torch.Tensor) -> torch.Tensor:
-            n = len(cand)
-            return model.itm_scores(image_embeds[cand], text_ids[row].expand(n, -1), text_atts[row].expand(n, -1))
+        def t2i(rows: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:  # each text against its k images
+            k_ = cand.shape[1]
+            ids, atts = text_ids[rows].repeat_interleave(k_, dim=0), text_atts[rows].repeat_interleave(k_, dim=0)
+            return model.itm_scores(image_embeds[cand.reshape(-1)], ids, atts)
 
-        scores_i2t = all_reduce_sum(itc_topk_itm_rerank(sims, k, i2t, rank, world))
-        scores_t2i = all_reduce_sum(itc_topk_itm_rerank(sims.T.contiguous(), k, t2i, rank, world))
+        pairs = self.run_cfg.itm_pairs_per_call
+        scores_i2t = all_reduce_sum(itc_topk_itm_rerank(sims, k, i2t, rank, world, pairs_per_call=pairs))
+        scores_t2i = all_reduce_sum(itc_topk_itm_rerank(sims.T.contiguous(), k, t2i, rank, world, pairs_per_call=pairs))
         model.train(was_training)
         return scores_i2t, scores_t2i
 
