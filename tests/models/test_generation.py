@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vlkit.models.generation import GenerationConfig, _beam_search, _Decoder, _warp, generate
+from vlkit.models.beam_search import beam_search
+from vlkit.models.decoding import Decoder
+from vlkit.models.generation import GenerationConfig, _warp, generate
 from vlkit.models.med import MedConfig, MedForCausalLM
 
 BOS, EOS, PAD = 1, 2, 0
@@ -75,7 +77,7 @@ def test_beam_search_with_one_beam_is_greedy(decoder: MedForCausalLM, images: to
     cfg = _cfg(min_length=4)
     greedy = generate(decoder, _prompt(), images, None, cfg)
     with torch.no_grad():
-        beam = _beam_search(_Decoder(decoder, images, None, group=1), _prompt(), cfg)
+        beam = beam_search(Decoder(decoder, images, None, group=1), _prompt(), cfg)
     assert _strip(beam.tolist()) == _strip(greedy.tolist())
 
 
