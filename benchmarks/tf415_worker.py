@@ -3,7 +3,8 @@
 Runs under the Python that has transformers==4.15.0 (the version the original BLIP code pinned); it imports
 nothing from vlkit. Usage: ``python tf415_worker.py CASES.pt OUT.pt``. ``CASES.pt`` holds the decoders'
 shape and, per decoder, its state dict in vlkit's (= the original BLIP's) key layout and its generation
-cases; ``OUT.pt`` gets one ``[rows, L]`` id tensor per case, grouped per decoder.
+cases; ``OUT.pt`` gets one ``[rows, L]`` id tensor per case, grouped per decoder, and each decoder's
+logits for its first case's prompt.
 
 The decoder is transformers' ``BertLMHeadModel`` with cross-attention; the original BLIP ``med.py`` is a copy
 of it without token-type embeddings (zeroed here) whose ``prepare_inputs_for_generation`` also passes the
@@ -95,11 +96,14 @@ def main(cases_path: str, out_path: str) -> None:
     if transformers.__version__ != "4.15.0":
         raise SystemExit(f"this worker needs transformers 4.15.0, found {transformers.__version__}")
     payload = torch.load(cases_path)
-    outputs = []
+    outputs, logits = [], []
     for entry in payload["models"]:
         model = build_decoder(payload["shape"], entry["state_dict"])
         outputs.append([run_case(model, case) for case in entry["cases"]])
-    torch.save({"outputs": outputs, "version": transformers.__version__}, out_path)
+        first = entry["cases"][0]
+        with torch.no_grad():  # one plain forward, to measure how far the two implementations' logits are apart
+            logits.append(model(input_ids=first["prompt"], encoder_hidden_states=first["features"]).logits)
+    torch.save({"outputs": outputs, "logits": logits, "version": transformers.__version__}, out_path)
 
 
 if __name__ == "__main__":

@@ -181,14 +181,23 @@ def main() -> int:
             max_position_embeddings=512,
             layer_norm_eps=1e-12,
         )
-        payload = {"shape": shape, "models": [{"state_dict": m.state_dict(), "cases": c} for m, c in zip(models, cases)]}
+        payload = {
+            "shape": shape,
+            "models": [{"state_dict": m.state_dict(), "cases": c} for m, c in zip(models, cases)],
+        }
         torch.save(payload, f"{tmp}/cases.pt")
         worker = Path(__file__).with_name("tf415_worker.py")
         done = subprocess.run([python, str(worker), f"{tmp}/cases.pt", f"{tmp}/out.pt"])
         if done.returncode != 0:
             print("the transformers 4.15 worker failed", file=sys.stderr)
             return 1
-        reference = torch.load(f"{tmp}/out.pt")["outputs"]
+        result = torch.load(f"{tmp}/out.pt")
+    reference = result["outputs"]
+    with torch.no_grad():
+        logit_gap = max(
+            float((m(c[0]["prompt"], encoder_hidden_states=c[0]["features"]).logits - ref).abs().max())
+            for m, c, ref in zip(models, cases, result["logits"], strict=True)
+        )
     stats: dict[str, dict[str, int]] = {}
     mismatches = []
     with torch.no_grad():
@@ -214,11 +223,14 @@ def main() -> int:
     for name, st in stats.items():
         disagree = "-" if name == "sample" else str(st["norms_disagree"])
         print(f"{name:16} {st['images']:7d} {st['identical']:10d} {st['eos_ended']:10d} {disagree:>18}")
+    print(f"max |logit difference| on the prompt: {logit_gap:.2e}")
     print(f"{same}/{total} images identical to transformers 4.15 ({time.perf_counter() - start:.0f} s)")
     for m in mismatches[:5]:
         print("MISMATCH", m)
     if args.json:
-        args.json.write_text(json.dumps({"size": args.size, "stats": stats, "identical": same, "images": total}))
+        args.json.write_text(
+            json.dumps({"size": args.size, "stats": stats, "identical": same, "images": total, "logit_gap": logit_gap})
+        )
     return 0 if same == total else 1
 
 

@@ -19,7 +19,8 @@ class CaptionRunConfig(RunConfig):
     """Decoding at evaluation (BLIP: beam 3, max 20, min 5 — lengths count the prompt).
 
     ``length_normalization``: ``full`` (the original code's beam scoring, over the prompt too) or ``generated``
-    (transformers 5's, over the generated tokens).
+    (transformers 5's, over the generated tokens). ``repetition_penalty: null`` is BLIP's per decoding mode
+    (1.0 for beam search, 1.1 for sampling); the original NoCaps evaluation used 1.1 with beam search.
     """
 
     max_len: int = 20
@@ -27,6 +28,7 @@ class CaptionRunConfig(RunConfig):
     num_beams: int = 3
     use_nucleus_sampling: bool = False
     length_normalization: str = "full"
+    repetition_penalty: float | None = None
     spice: bool = False
     caption_tokenizer: str = "ptb"  # "simple": no Java needed, not the official protocol (docs/metrics.md)
     best_metric: str = "agg_metrics"
@@ -49,6 +51,7 @@ class CaptionTask(BaseTask):
             max_length=r.max_len,
             min_length=r.min_len,
             length_normalization=r.length_normalization,
+            repetition_penalty=r.repetition_penalty,
         )
         return [{"image_id": int(i), "caption": c} for i, c in zip(samples["image_id"], captions, strict=True)]
 
