@@ -179,6 +179,9 @@ capfilt:
             load_capfilt_config(path, [f"capfilt.{bad}"])
     with pytest.raises(ConfigError, match="repetition_penalty"):
         load_capfilt_config(path, ["capfilt.decoding.repetition_penalty=0"])
+    assert load_capfilt_config(path).decoding.length_normalization == "full"  # the original code's beam scoring
+    with pytest.raises(ConfigError, match=r"capfilt\.decoding\.length_normalization must be one of full, generated"):
+        load_capfilt_config(path, ["capfilt.decoding.length_normalization=gen"])
 
 
 def test_decoding_defaults_follow_blip(monkeypatch: pytest.MonkeyPatch) -> None:

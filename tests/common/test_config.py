@@ -133,3 +133,17 @@ def test_a_processor_of_another_name_replaces_the_default_spec(tmp_path: Path) -
     assert dict(vis.eval) == {"name": "blip_image_eval", "image_size": 32}  # same name: merged with the default
     assert dict(cfg.model_cfg.preprocess.vis_processor.train) == {"name": "blip_image_eval", "image_size": 64}
     assert cfg.model_cfg.preprocess.text_processor.train.name == "blip_caption"
+
+
+@pytest.mark.parametrize("task", ["captioning", "vqa"])
+def test_length_normalization_is_checked_at_load(tmp_path: Path, task: str) -> None:
+    import vlkit.tasks  # noqa: F401  (registers the tasks)
+
+    path = tmp_path / "decode.yaml"
+    path.write_text(f"run:\n  task: {task}\n  length_normalization: generated\n")
+    assert Config(path).run_cfg.length_normalization == "generated"
+    assert Config(tmp_path / "decode.yaml", ["run.length_normalization=full"]).run_cfg.length_normalization == "full"
+    with pytest.raises(ConfigError) as info:
+        Config(path, ["run.length_normalization=prompt"])
+    msg = str(info.value)
+    assert "run.length_normalization must be one of full, generated, got 'prompt'" in msg and str(path) in msg

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vlkit.models.generation import GenerationConfig, _beam_search, _Decoder, _warp, generate
+from vlkit.models.beam_search import beam_search
+from vlkit.models.decoding import Decoder, blip_sampling_defaults
+from vlkit.models.generation import GenerationConfig, _warp, generate
 from vlkit.models.med import MedConfig, MedForCausalLM
 
 BOS, EOS, PAD = 1, 2, 0
@@ -75,7 +77,7 @@ def test_beam_search_with_one_beam_is_greedy(decoder: MedForCausalLM, images: to
     cfg = _cfg(min_length=4)
     greedy = generate(decoder, _prompt(), images, None, cfg)
     with torch.no_grad():
-        beam = _beam_search(_Decoder(decoder, images, None, group=1), _prompt(), cfg)
+        beam = beam_search(Decoder(decoder, images, None, group=1), _prompt(), cfg)
     assert _strip(beam.tolist()) == _strip(greedy.tolist())
 
 
@@ -150,6 +152,17 @@ def test_warp_top_k_and_top_p() -> None:
     assert kept(top_p=0.7) == [True, True, False, False]  # smallest set with mass >= 0.7
     assert kept(top_p=0.9) == [True, True, True, False]
     assert kept(top_p=1.0) == [True] * 4
+    # transformers 4.15 (the original BLIP's sampler) keeps a token whose preceding mass equals top_p exactly;
+    # the ascending rule of later releases drops it
+    tie = torch.tensor([[0.0, -1.0, -1.5, -4.0]])
+    cum = tie.softmax(dim=-1).cumsum(dim=-1)
+    assert torch.isfinite(_warp(tie, _cfg(top_p=float(cum[0, 1])))).tolist()[0] == [True, True, True, False]
+
+
+def test_blip_sampling_defaults() -> None:
+    assert blip_sampling_defaults(True, None, None) == (50, 1.1)  # transformers' top-k, BLIP's penalty
+    assert blip_sampling_defaults(False, None, None) == (0, 1.0)
+    assert blip_sampling_defaults(True, 0, 1.0) == (0, 1.0)  # explicit values win
 
 
 def test_image_keys_and_values_are_computed_once_per_image(decoder: MedForCausalLM, images: torch.Tensor) -> None:

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from vlkit.common.config import ConfigError, _load_yaml, parse_options, to_dataclass, validate_section
 from vlkit.common.paths import resolve_config_path
+from vlkit.models.decoding import blip_sampling_defaults, check_length_normalization
 
 
 @dataclass
@@ -31,6 +32,8 @@ class DecodingConfig:
 
     The original code sampled with transformers' ``generate``, so top-k 50 applied as well, and with a
     repetition penalty of 1.1 (beam search: 1.0). ``repetition_penalty: null`` picks that per decoding mode.
+    ``length_normalization`` ranks finished beams (``num_beams > 1``): ``full`` over the whole sequence, prompt
+    included, as the original code on transformers 4.15; ``generated`` over the generated tokens (transformers 5).
     """
 
     use_nucleus_sampling: bool = True
@@ -40,12 +43,11 @@ class DecodingConfig:
     max_length: int = 30
     min_length: int = 5
     repetition_penalty: float | None = None
+    length_normalization: str = "full"
 
     def penalty(self) -> float:
         """The repetition penalty to use: the configured one, else BLIP's (1.1 sampling, 1.0 beam search)."""
-        if self.repetition_penalty is not None:
-            return float(self.repetition_penalty)
-        return 1.1 if self.use_nucleus_sampling else 1.0
+        return blip_sampling_defaults(self.use_nucleus_sampling, 0, self.repetition_penalty)[1]
 
 
 @dataclass
@@ -150,6 +152,7 @@ def capfilt_config_from_node(node: object, source: str) -> CapFiltConfig:
         raise ConfigError(f"{source}: capfilt.decoding needs 0 < top_p <= 1, top_k >= 0 (0 = off) and num_beams >= 1.")
     if dec.repetition_penalty is not None and not dec.repetition_penalty > 0:
         raise ConfigError(f"{source}: capfilt.decoding.repetition_penalty must be positive (or null for BLIP's).")
+    check_length_normalization(dec.length_normalization, "capfilt.decoding.length_normalization", source)
     if cfg.num_captions < 0:
         raise ConfigError(f"{source}: capfilt.num_captions must be >= 0 (0 = filter the web texts only).")
     if cfg.on_bad_sample not in ("error", "skip"):

@@ -54,6 +54,7 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
             top_k=dec.top_k if dec.use_nucleus_sampling else 0,
             repetition_penalty=dec.penalty(),
             num_captions=num_captions,
+            length_normalization=dec.length_normalization,
         )
         return [flat[i * num_captions : (i + 1) * num_captions] for i in range(images.shape[0])]
 

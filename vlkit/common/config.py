@@ -153,6 +153,9 @@ def validate_section(node: Any, schema: type | None, key_path: str, source: str)
         where = f"{key_path}.{sub}" if sub else key_path
         msg = str(err).splitlines()[0]
         raise ConfigError(f"{source}: invalid value at '{where}': {msg}") from None
+    check_values = getattr(schema, "check_values", None)
+    if callable(check_values):  # value rules a type cannot express (e.g. one of a few strings)
+        check_values(merged, key_path, source)
     return merged
 
 

@@ -9,21 +9,33 @@ from torch import nn
 
 from vlkit.common.config import RunConfig
 from vlkit.common.registry import registry
+from vlkit.models.decoding import check_length_normalization
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import dedupe, unwrap, write_results
 
 
 @dataclass
 class CaptionRunConfig(RunConfig):
-    """Decoding at evaluation (BLIP: beam 3, max 20, min 5 — lengths count the prompt)."""
+    """Decoding at evaluation (BLIP: beam 3, max 20, min 5 — lengths count the prompt).
+
+    ``length_normalization``: ``full`` (the original code's beam scoring, over the prompt too) or ``generated``
+    (transformers 5's, over the generated tokens). ``repetition_penalty: null`` is BLIP's per decoding mode
+    (1.0 for beam search, 1.1 for sampling); the original NoCaps evaluation used 1.1 with beam search.
+    """
 
     max_len: int = 20
     min_len: int = 5
     num_beams: int = 3
     use_nucleus_sampling: bool = False
+    length_normalization: str = "full"
+    repetition_penalty: float | None = None
     spice: bool = False
     caption_tokenizer: str = "ptb"  # "simple": no Java needed, not the official protocol (docs/metrics.md)
     best_metric: str = "agg_metrics"
+
+    @staticmethod
+    def check_values(node: object, key_path: str, source: str) -> None:
+        check_length_normalization(node.length_normalization, f"{key_path}.length_normalization", source)
 
 
 @registry.register_task("captioning")
@@ -38,6 +50,8 @@ class CaptionTask(BaseTask):
             num_beams=r.num_beams,
             max_length=r.max_len,
             min_length=r.min_len,
+            length_normalization=r.length_normalization,
+            repetition_penalty=r.repetition_penalty,
         )
         return [{"image_id": int(i), "caption": c} for i, c in zip(samples["image_id"], captions, strict=True)]
 

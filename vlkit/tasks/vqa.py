@@ -9,6 +9,7 @@ from torch import nn
 
 from vlkit.common.config import RunConfig
 from vlkit.common.registry import registry
+from vlkit.models.decoding import check_length_normalization
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import dedupe, unwrap, write_results
 
@@ -20,6 +21,11 @@ class VQARunConfig(RunConfig):
     num_beams: int = 3
     max_len: int = 10
     min_len: int = 1
+    length_normalization: str = "full"  # generate's beam scoring: full (the original code's) | generated
+
+    @staticmethod
+    def check_values(node: object, key_path: str, source: str) -> None:
+        check_length_normalization(node.length_normalization, f"{key_path}.length_normalization", source)
 
 
 @registry.register_task("vqa")
@@ -36,6 +42,7 @@ class VQATask(BaseTask):
             num_beams=r.num_beams,
             max_len=r.max_len,
             min_len=r.min_len,
+            length_normalization=r.length_normalization,
         )
         return [{"question_id": int(q), "answer": a} for q, a in zip(samples["question_id"], answers, strict=True)]
 

@@ -9,6 +9,7 @@ import torch
 from vlkit.common.registry import registry
 from vlkit.models.blip.base import BlipBase
 from vlkit.models.blip.config import BlipConfig
+from vlkit.models.decoding import blip_sampling_defaults
 from vlkit.models.generation import GenerationConfig, generate
 from vlkit.models.outputs import ModelOutput
 
@@ -56,18 +57,22 @@ class BlipCaption(DecodingMixin, BlipBase):
         max_length: int = 30,
         min_length: int = 10,
         top_p: float = 0.9,
-        repetition_penalty: float = 1.0,
+        repetition_penalty: float | None = None,
         num_captions: int = 1,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
-        top_k: int = 0,
+        top_k: int | None = None,
+        length_normalization: str = "full",
     ) -> list[str]:
         """Captions for ``samples["image"]``: ``num_captions`` per image, consecutive; prompt removed.
 
         Lengths count the prompt tokens, as in BLIP and LAVIS. ``top_k`` (0 = off) restricts sampling to the
-        k most likely tokens before ``top_p``; the original BLIP sampled through transformers' ``generate``,
-        whose default is top-k 50, with repetition penalty 1.1 (CapFilt's ``decoding`` defaults do the same).
+        k most likely tokens before ``top_p``. ``None`` for ``top_k`` / ``repetition_penalty`` means the original
+        BLIP's: top-k 50 and penalty 1.1 when sampling (transformers' default top-k and BLIP's hard-coded
+        penalty), none for beam search. ``length_normalization``: ``full`` (the original code's beam scoring,
+        over the prompt too) or ``generated`` (transformers 5's).
         """
+        top_k, repetition_penalty = blip_sampling_defaults(use_nucleus_sampling, top_k, repetition_penalty)
         image_embeds = self.encode_image(self.image_input(samples).to(self.device))
         b = image_embeds.shape[0]
         prompt_ids = (
@@ -89,6 +94,7 @@ class BlipCaption(DecodingMixin, BlipBase):
             eos_token_id=self.tokenizer.sep_token_id,
             pad_token_id=self.tokenizer.pad_token_id,
             bos_token_id=self.tokenizer.dec_token_id,
+            length_normalization=length_normalization,
         )
         out = generate(self.text_decoder, prompt_ids, image_embeds, None, cfg, generator=generator)
         return self.decode(out, strip_prefix=self.prompt.strip())

@@ -60,9 +60,15 @@ class BlipVQA(DecodingMixin, BlipBase):
         num_beams: int = 3,
         max_len: int = 10,
         min_len: int = 1,
+        length_normalization: str = "full",
         **_: object,
     ) -> list[str]:
-        """Answers by beam-search generation, or by ranking ``answer_list`` (top-k by first token, then full LM)."""
+        """Answers by beam-search generation, or by ranking ``answer_list`` (top-k by first token, then full LM).
+
+        ``length_normalization`` applies to ``generate`` (``full``: the original code's beam scoring; ``generated``:
+        transformers 5's). As in the original (and LAVIS, and transformers), the answer decoder attends to every
+        question position when generating, padding included; ranking masks the padding.
+        """
         if isinstance(samples.get("text_input"), str):
             samples = {**samples, "text_input": [samples["text_input"]]}
         states, atts = self.encode_question(samples)
@@ -70,9 +76,14 @@ class BlipVQA(DecodingMixin, BlipBase):
             b = states.shape[0]
             bos = torch.full((b, 1), self.tokenizer.dec_token_id, dtype=torch.long, device=self.device)
             cfg = GenerationConfig(
-                num_beams=num_beams, max_length=max_len, min_length=min_len, eos_token_id=self.tokenizer.sep_token_id
+                num_beams=num_beams,
+                max_length=max_len,
+                min_length=min_len,
+                eos_token_id=self.tokenizer.sep_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+                length_normalization=length_normalization,
             )
-            return self.decode(generate(self.text_decoder, bos, states, atts, cfg))
+            return self.decode(generate(self.text_decoder, bos, states, None, cfg))
         if inference_method == "rank":
             if not answer_list:
                 raise ValueError("inference_method='rank' needs answer_list (the candidate answers).")
