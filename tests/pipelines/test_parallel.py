@@ -91,6 +91,27 @@ def test_a_stage_every_other_waits_for_gets_all_slots_and_done_stages_start_noth
     assert shares == {"w": 2, "p": 2, "x": 1, "y": 1, "z": 2}
 
 
+def test_a_stage_left_alone_that_the_rest_waits_for_is_promoted_once() -> None:
+    # a (short) and b (long) start together; once a is done, b runs alone and c waits for b
+    deps = {"a": set(), "b": set(), "c": {"b"}}
+    delays = {"a": 0.01, "b": 0.08, "c": 0.01}
+    promoted: list[str] = []
+    schedule(
+        deps,
+        2,
+        lambda name, share: FakeProc(0, delays[name]),
+        poll_seconds=0.002,
+        promote=lambda name, proc: promoted.append(name),
+    )
+    assert promoted == ["b"]
+    # d does not wait for b: b is not promoted while d could still start beside it
+    deps = {"a": set(), "b": set(), "d": {"a"}}
+    promoted.clear()
+    delays["d"] = 0.01
+    schedule(deps, 2, lambda name, share: FakeProc(0, delays[name]), 0.002, lambda n, p: promoted.append(n))
+    assert promoted == ["b"]  # after d finished too: then nothing is left to start
+
+
 def _track(proc: FakeProc, name: str, finished: set[str]) -> FakeProc:
     original = proc.poll
 

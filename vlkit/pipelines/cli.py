@@ -35,6 +35,9 @@ def main(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise SystemExit("--jobs must be at least 1")
     if args.only is not None:
+        from vlkit.pipelines.parallel import accept_more_threads
+
+        accept_more_threads()  # the parallel scheduler may hand this stage the cores others freed
         results = Pipeline(cfg, args.options).run(only=args.only)
     else:
         results = run_pipeline(cfg, args.options, jobs=args.jobs)

@@ -5,7 +5,9 @@ as soon as every stage it depends on has finished, at most ``jobs`` at a time, e
 of the CPU cores (``OMP_NUM_THREADS``: cores // jobs), its log in ``<output_dir>/logs/<stage>.log``. A stage
 that runs alone and that every stage still to run waits for (a world, a warm start, the pre-training a
 chain starts from) gets all the cores: nothing can start beside it, so nothing is oversubscribed (two
-threads and another busy process on two cores ran the tiny models 7x slower). Stages already done with the
+threads and another busy process on two cores ran the tiny models 7x slower). A stage left running alone
+that way later (its neighbour finished, and every stage still to run waits for it) is sent SIGUSR1 and
+takes all the cores from its next operation on (``torch.set_num_threads``). Stages already done with the
 same inputs are not started at all. Each process is
 ``vlkit run <pipeline> --only <stage>``: it finds the earlier stages done (their ``STAGE.json``) and runs
 its own, so a killed run continues like a sequential one. A failed stage cancels the stages that depend on
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +32,21 @@ from vlkit.pipelines.pipeline import _REF, Pipeline, PipelineConfig, pipeline_to
 logger = logging.getLogger(__name__)
 
 Starter = Callable[[str, int], "subprocess.Popen | None"]  # (stage, share of the jobs) -> process; None: done
+THREADS_ENV = "VLKIT_STAGE_MAX_THREADS"  # what a stage process may grow to on SIGUSR1
+
+
+def accept_more_threads() -> None:
+    """In a stage process: on SIGUSR1, use ``$VLKIT_STAGE_MAX_THREADS`` intra-op threads (no-op without it)."""
+    most = int(os.environ.get(THREADS_ENV, "0") or 0)
+    if most < 1 or not hasattr(signal, "SIGUSR1"):
+        return
+
+    def grow(signum: int, frame: object) -> None:
+        import torch
+
+        torch.set_num_threads(most)
+
+    signal.signal(signal.SIGUSR1, grow)
 
 
 def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
@@ -52,17 +70,26 @@ def _dependents(deps: dict[str, set[str]], name: str) -> set[str]:
     return out
 
 
-def schedule(deps: dict[str, set[str]], jobs: int, start: Starter, poll_seconds: float = 0.5) -> list[str]:
+def schedule(
+    deps: dict[str, set[str]],
+    jobs: int,
+    start: Starter,
+    poll_seconds: float = 0.5,
+    promote: Callable[[str, subprocess.Popen], None] | None = None,
+) -> list[str]:
     """Run every stage of ``deps`` (in its order) once its dependencies have succeeded, ``jobs`` at a time.
 
     ``start(name, share)`` starts a stage with ``share`` of the ``jobs`` slots: all of them when nothing
     runs and every other pending stage depends on it, else 1; it returns None for a stage already done.
-    Returns the stages in the order they were started. Raises RuntimeError listing failed and cancelled stages.
+    ``promote(name, process)`` is called once for a stage started with 1 slot that is later left running
+    alone with every pending stage depending on it. Returns the stages in the order they were started.
+    Raises RuntimeError listing failed and cancelled stages.
     """
     pending = list(deps)
     done: set[str] = set()
     running: dict[str, subprocess.Popen] = {}
     started, failed = [], []
+    shared: set[str] = set()  # running with 1 slot of several
     while pending or running:
         for name in [n for n in pending if deps[n] <= done]:
             if len(running) >= jobs:
@@ -75,6 +102,8 @@ def schedule(deps: dict[str, set[str]], jobs: int, start: Starter, poll_seconds:
                 continue
             started.append(name)
             running[name] = proc
+            if not sole_gate and jobs > 1:
+                shared.add(name)
         time.sleep(poll_seconds)
         for name, proc in list(running.items()):
             if proc.poll() is None:
@@ -93,6 +122,11 @@ def schedule(deps: dict[str, set[str]], jobs: int, start: Starter, poll_seconds:
                         blocked.add(other)
                         failed.append(f"{other} (not run: depends on {name})")
                         changed = True
+        if promote is not None and len(running) == 1:
+            (alone,) = running
+            if alone in shared and set(pending) <= _dependents(deps, alone):
+                shared.discard(alone)
+                promote(alone, running[alone])
         if not running and pending and not any(deps[n] <= done for n in pending):
             raise RuntimeError(f"pipeline stages wait on stages that never run: {', '.join(pending)}")
     if failed:
@@ -119,11 +153,16 @@ def run_parallel(pipeline: Pipeline, jobs: int, argv_extra: Sequence[str] = ()) 
             cmd += ["--options", *options]
         threads = max(1, cores * share // jobs)
         logger.info("starting stage %s, %d thread(s) (log: %s)", name, threads, logs / f"{name}.log")
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), THREADS_ENV: str(cores)}
         with open(logs / f"{name}.log", "w", encoding="utf-8") as fh:  # the child keeps its own handle
             return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
 
-    return schedule(dependencies(pipeline), jobs, start)
+    def promote(name: str, proc: subprocess.Popen) -> None:
+        if hasattr(signal, "SIGUSR1") and proc.poll() is None:
+            logger.info("stage %s runs alone now: %d thread(s)", name, cores)
+            proc.send_signal(signal.SIGUSR1)
+
+    return schedule(dependencies(pipeline), jobs, start, promote=promote)
 
 
 def run_pipeline(cfg: PipelineConfig, options: Sequence[str], jobs: int = 1) -> dict[str, dict]:
@@ -134,4 +173,4 @@ def run_pipeline(cfg: PipelineConfig, options: Sequence[str], jobs: int = 1) -> 
     return pipeline.run()
 
 
-__all__ = ["dependencies", "run_parallel", "run_pipeline", "schedule"]
+__all__ = ["accept_more_threads", "dependencies", "run_parallel", "run_pipeline", "schedule"]
