@@ -25,6 +25,7 @@ from vlkit.data.datasets import (
     VQAEvalDataset,
     WebImageTextDataset,
 )
+from vlkit.data.shards import expand_shard_pattern
 
 
 class CaptionBuilder(BaseDatasetBuilder):
@@ -139,13 +140,12 @@ class WebDatasetBuilder(BaseDatasetBuilder):
 
     def build_datasets(self, splits: Collection[str] | None = None) -> dict[str, Dataset]:
         """The one ``train`` split (nothing when ``splits`` leaves it out)."""
-        from vlkit.capfilt.sources import expand_shard_pattern
-
         if splits is not None and "train" not in splits:
             return {}
 
         pattern = str(self.path(self.cfg.build_info.get("shards")))
-        shards = expand_shard_pattern(pattern) if "{" in pattern else sorted(glob.glob(pattern))
+        where = f"datasets.{self.name}.build_info.shards"
+        shards = expand_shard_pattern(pattern, where) if "{" in pattern else sorted(glob.glob(pattern))
         if not shards:
             raise FileNotFoundError(f"{self.name}: no webdataset shards match {pattern} (build_info.shards).")
         length = self.cfg.build_info.get("num_samples")
