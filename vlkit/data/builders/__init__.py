@@ -17,11 +17,11 @@ from vlkit.data.builders.families import (
     RetrievalBuilder,
     VideoQABuilder,
     VideoRetrievalBuilder,
-    VisDialBuilder,
     VQABuilder,
     WebCaptionBuilder,
     WebDatasetBuilder,
 )
+from vlkit.data.builders.visdial import VisDialBuilder
 
 # registered name -> (builder family, synthetic twin name or None)
 BUILDERS: dict[str, tuple[type[BaseDatasetBuilder], str | None]] = {
