@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vlkit.common.registry import registry
@@ -85,8 +84,9 @@ class BlipRetrieval(ContrastiveHeads, FeatureMixin, BlipBase):
 
 @registry.register_model("blip_image_text_matching")
 class BlipImageTextMatching(FeatureMixin, BlipBase):
-    """Score whether a text matches an image: ``model(samples, match_head="itm")`` → ITM logits ``[B, 2]``,
-    ``match_head="itc"`` → cosine similarities ``[B]``. Loads retrieval checkpoints (as the original does).
+    """Score whether a text matches an image: ``model(samples, match_head="itm")`` → ITM logits ``[B, 2]`` of
+    the pairs, ``match_head="itc"`` → cosine similarity matrix ``[B_img, B_txt]`` (as LAVIS). Loads retrieval
+    checkpoints (as the original does).
     """
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types("blip_image_text_matching", "base", "large", "tiny")
@@ -119,7 +119,5 @@ class BlipFeatureExtractor(FeatureMixin, BlipBase):
         self.text_proj = nn.Linear(self.text_encoder.config.hidden_size, config.embed_dim)
 
     def forward(self, samples: dict) -> torch.Tensor:
-        """ITC similarity of each (image, text) pair."""
-        _, image_proj = self.image_features(self.image_input(samples))
-        _, _, _, text_proj = self.text_features(samples["text_input"])
-        return F.cosine_similarity(image_proj, text_proj, dim=-1)
+        """ITC cosine similarity matrix ``[B_img, B_txt]``, as ``match(samples, match_head="itc")``."""
+        return self.match(samples, match_head="itc")
