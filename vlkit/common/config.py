@@ -293,12 +293,18 @@ def load_model_default_config(model_cls: type, model_type: str, source: str = ""
     """The ``model`` section of ``model_cls``'s YAML for ``model_type``.
 
     Raises:
-        ConfigError: for an unknown model type, listing the known ones.
+        ConfigError: for an unknown model type, listing the known ones, or one with no released weights.
     """
     types = getattr(model_cls, "PRETRAINED_MODEL_CONFIG_DICT", {})
+    name = getattr(model_cls, "__name__", str(model_cls))
+    where = f"{source}: " if source else ""
+    unreleased = getattr(model_cls, "UNRELEASED_MODEL_TYPES", {})
+    if model_type in unreleased and model_type not in types:
+        raise ConfigError(
+            f"{where}model_type {model_type!r} of {name} has no released weights: {unreleased[model_type]}. "
+            f"Available types: {', '.join(sorted(types)) or '(none)'}."
+        )
     if model_type not in types:
-        name = getattr(model_cls, "__name__", str(model_cls))
-        where = f"{source}: " if source else ""
         raise ConfigError(
             f"{where}unknown model_type {model_type!r} for {name}.{_suggest(model_type, list(types))} "
             f"Available types: {', '.join(sorted(types)) or '(none)'}."

@@ -27,6 +27,8 @@ class BaseModel(nn.Module):
     """
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = {}
+    # Types LAVIS names for this model without released weights (type -> why); asking for one is an error saying so.
+    UNRELEASED_MODEL_TYPES: ClassVar[dict[str, str]] = {}
     CONFIG_CLASS: ClassVar[type | None] = None
     DEFAULT_MODEL_TYPE: ClassVar[str | None] = None
     HF_ARCH: ClassVar[str | None] = None

@@ -30,7 +30,9 @@ class BlipPretrain(ContrastiveHeads, FeatureMixin, BlipBase):
     the encoder (``share_strategy``, the paper's Table 3).
     """
 
-    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types("blip_pretrain", "base", "large", "tiny")
+    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
+        "blip_pretrain", "base", "base_129m", "large", "tiny"
+    )
     DEFAULT_MODEL_TYPE: ClassVar[str] = "base"
 
     def __init__(self, config: BlipConfig) -> None:
@@ -64,7 +66,15 @@ class BlipRetrieval(ContrastiveHeads, FeatureMixin, BlipBase):
     """
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
-        "blip_retrieval", "coco", "flickr", "large_coco", "large_flickr", "msrvtt", "tiny"
+        "blip_retrieval",
+        "coco",
+        "flickr",
+        "coco_original",
+        "flickr_original",
+        "large_coco",
+        "large_flickr",
+        "msrvtt",
+        "tiny",
     )
     DEFAULT_MODEL_TYPE: ClassVar[str] = "coco"
 
@@ -109,7 +119,13 @@ class BlipImageTextMatching(FeatureMixin, BlipBase):
 class BlipFeatureExtractor(FeatureMixin, BlipBase):
     """Unimodal (image / text, with 256-d ITC projections) and multimodal features: ``extract_features``."""
 
-    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types("blip_feature_extractor", "base", "tiny")
+    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
+        "blip_feature_extractor", "base", "base_129m", "tiny"
+    )
+    UNRELEASED_MODEL_TYPES: ClassVar[dict[str, str]] = {
+        "large": "LAVIS lists it only as a comment (configs/models/blip_feature_extractor_large.yaml, never added) "
+        "and Salesforce published no weights for it"
+    }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "base"
 
     def __init__(self, config: BlipConfig) -> None:
