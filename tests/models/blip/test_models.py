@@ -99,7 +99,7 @@ def test_itm_and_feature_extractor_inference() -> None:
     itm = load_model("blip_image_text_matching", "tiny", is_eval=True)
     s = _samples("blip_image_text_matching")
     assert itm(s, match_head="itm").shape == (B, 2)
-    assert itm(s, match_head="itc").shape == (B,)
+    assert itm(s, match_head="itc").shape == (B, B)  # every image against every text (tests/models/blip/test_itc.py)
     fx = load_model("blip_feature_extractor", "tiny", is_eval=True)
     for mode in ("image", "text", "multimodal"):
         feats = fx.extract_features(s, mode=mode)

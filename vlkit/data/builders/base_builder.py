@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
 from vlkit.common.config import ConfigError
-from vlkit.common.paths import resolve_config_path
+from vlkit.common.paths import owner_packages, resolve_config_path
 from vlkit.data.annotation_schema import AnnotationSchema, validate_entries
 from vlkit.data.bad_samples import BadSampleCounter, resolve_policy
 from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS
@@ -68,7 +68,11 @@ class BaseDatasetBuilder:
     def default_config_path(cls, type: str = "default") -> Path:  # noqa: A002 - LAVIS-compatible name
         if type not in cls.DATASET_CONFIG_DICT:
             raise ConfigError(f"{cls.name}: no '{type}' config; available: {', '.join(cls.DATASET_CONFIG_DICT)}.")
-        return resolve_config_path(cls.DATASET_CONFIG_DICT[type])
+        declared = cls.DATASET_CONFIG_DICT[type]
+        try:  # a plugin's builder lists paths relative to its own package
+            return resolve_config_path(declared, owner_packages(cls))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{cls.__module__}.{cls.__name__}.DATASET_CONFIG_DICT[{type!r}]: {err}") from None
 
     # -- paths ---------------------------------------------------------------------------------------------
     @property
