@@ -16,15 +16,15 @@ quickstart: $(STAMP)
 	$(BIN)/vlkit quickstart $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check vlkit tests projects benchmarks setup.py
-	$(BIN)/ruff format --check vlkit tests benchmarks setup.py
+	$(BIN)/ruff check vlkit tests projects benchmarks examples setup.py
+	$(BIN)/ruff format --check vlkit tests benchmarks examples setup.py
 
 test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 format: $(STAMP)
-	$(BIN)/ruff format vlkit tests benchmarks setup.py
-	$(BIN)/ruff check --fix vlkit tests projects benchmarks setup.py
+	$(BIN)/ruff format vlkit tests benchmarks examples setup.py
+	$(BIN)/ruff check --fix vlkit tests projects benchmarks examples setup.py
 
 clean-venv:
 	rm -rf $(VENV)

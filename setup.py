@@ -26,7 +26,8 @@ INSTALL_REQUIRES = [
 EXTRAS = {
     # Video decoding: decord when it has a wheel for the platform, PyAV everywhere else.
     "video": ["av>=12.0", "decord>=0.6; platform_machine == 'x86_64' and sys_platform == 'linux'"],
-    # fairscale is optional: vlkit uses torch-native FSDP/activation checkpointing (see docs/training.md).
+    # fairscale is optional: vlkit uses torch-native activation checkpointing and DDP; it ships no FSDP runner
+    # (docs/training.md).
     "fairscale": ["fairscale>=0.4.13"],
     "tensorboard": ["tensorboard>=2.14"],
     "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "ruff>=0.6", "setuptools>=68", "wheel"],

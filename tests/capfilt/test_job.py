@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -97,6 +98,29 @@ def test_bad_images_are_counted_or_raise(web_data: dict[str, Path], tmp_path: Pa
     assert report["counts"]["images_skipped"] == 2 and report["counts"]["images"] == 22
     with pytest.raises(ValueError, match="img005.jpg"):
         run_job(make_cfg(web_data, tmp_path / "err", on_bad_sample="error"))
+
+
+def test_webdataset_losses_are_in_the_report_by_reason_and_shard(web_data: dict[str, Path], tmp_path: Path) -> None:
+    import tarfile
+
+    shards = sorted((web_data["root"]).glob("web-*.tar"))
+    with tarfile.open(shards[1]) as tar:
+        cut_at = tar.getmembers()[6].offset_data + 10  # inside the 4th record's jpg
+    shards[1].write_bytes(shards[1].read_bytes()[:cut_at])
+    with tarfile.open(shards[2]) as tar:
+        kept = [(m, tar.extractfile(m).read()) for m in tar.getmembers()[1:]]  # the 1st record loses its jpg
+    with tarfile.open(shards[2], "w") as tar:
+        for member, data in kept:
+            tar.addfile(member, io.BytesIO(data))
+
+    report = run_job(make_cfg(web_data, tmp_path / "out", fmt="wds"))
+    losses = {"web-000001": {"shard ends mid-record": 1}, "web-000002": {"record missing a member": 1}}
+    assert report["skipped_by_shard"] == losses
+    assert report["skipped_by_reason"] == {"record missing a member": 1, "shard ends mid-record": 1}
+    assert report["counts"]["images_skipped"] == 2 and report["counts"]["images"] == 8 + 3 + 7
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["skipped_by_shard"] == losses
+    with pytest.raises(ValueError, match=r"capfilt shard web-000001: web-000001.tar: shard ends mid-record"):
+        run_job(make_cfg(web_data, tmp_path / "err", fmt="wds", on_bad_sample="error"))
 
 
 def test_changed_settings_refuse_stale_work_dir(web_data: dict[str, Path], tmp_path: Path) -> None:

@@ -1,4 +1,9 @@
-"""Every base/large model type has exactly the released Salesforce checkpoint's state-dict keys and shapes."""
+"""Every base/large model type has exactly the released Salesforce checkpoint's state-dict keys and shapes.
+
+The reference layouts were read from the original BLIP repository's files. The types that load LAVIS's
+re-releases (``LAVIS/models/BLIP/*.pth``: same architectures, fine-tuned again) are checked against the
+original file of their architecture; those files were not read here (no network on the test machine).
+"""
 
 from __future__ import annotations
 
@@ -32,15 +37,22 @@ REFERENCE["itm_large"] = {k: v for k, v in REFERENCE["retrieval_large"].items() 
 # (model name, model type, reference family)
 CASES = [
     ("blip_pretrain", "base", "pretrain_base"),
+    ("blip_pretrain", "base_129m", "pretrain_base"),
     ("blip_pretrain", "large", "pretrain_large"),
     ("blip_caption", "base_coco", "caption_base"),
+    ("blip_caption", "base_coco_original", "caption_base"),
     ("blip_caption", "large_coco", "caption_large"),
     ("blip_retrieval", "coco", "retrieval_base"),
     ("blip_retrieval", "flickr", "retrieval_base"),
+    ("blip_retrieval", "coco_original", "retrieval_base"),
+    ("blip_retrieval", "flickr_original", "retrieval_base"),
     ("blip_retrieval", "large_coco", "retrieval_large"),
     ("blip_retrieval", "large_flickr", "retrieval_large"),
     ("blip_retrieval", "msrvtt", "retrieval_base"),
     ("blip_vqa", "vqav2", "vqa_base"),
+    ("blip_vqa", "okvqa", "vqa_base"),
+    ("blip_vqa", "aokvqa", "vqa_base"),
+    ("blip_vqa", "vqav2_129m", "vqa_base"),
     ("blip_vqa", "vqav2_capfilt_large", "vqa_base"),
     ("blip_vqa", "msrvtt_qa", "vqa_base"),
     ("blip_vqa", "msvd_qa", "vqa_base"),
@@ -48,6 +60,7 @@ CASES = [
     ("blip_image_text_matching", "base", "itm_base"),
     ("blip_image_text_matching", "large", "itm_large"),
     ("blip_feature_extractor", "base", "feature_extractor_base"),
+    ("blip_feature_extractor", "base_129m", "feature_extractor_base"),
 ]
 
 

@@ -56,11 +56,3 @@ def test_step_applies_group_lr_scale_and_state_round_trip() -> None:
     restored = LinearWarmupStepLR(opt2, init_lr=1e-3, decay_rate=0.5)
     restored.load_state_dict(sched.state_dict())
     assert [g["lr"] for g in opt2.param_groups] == pytest.approx([2.5e-4, 2.5e-5])
-
-
-def test_constant_then_linear_decay_over_the_last_fifth() -> None:
-    sched = registry.get_lr_scheduler_class("linear_warmup_constant_decay_lr")(
-        _optimizer(), init_lr=2e-3, min_lr=0.0, max_epoch=20
-    )
-    assert [sched.base_lr(e) for e in (0, 15, 16)] == [2e-3, 2e-3, 2e-3]
-    assert [round(sched.base_lr(e), 8) for e in (17, 18, 19)] == [1.5e-3, 1e-3, 5e-4]

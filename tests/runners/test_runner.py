@@ -34,6 +34,7 @@ def test_outputs_log_jsonl_config_and_summary(run_toy: RunToy, capsys: pytest.Ca
     epochs = [r for r in records if r["type"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [0, 1]
     assert all(e["num_skipped"] == 5 for e in epochs)  # indices 0, 5, 10, 15, 20 flagged by the toy dataset
+    assert all(e["skipped"] == {"toy flag": {"toy-shard": 5}} for e in epochs)  # by reason and shard
     evals = [r for r in records if r["type"] == "eval"]
     assert [e["split"] for e in evals] == ["val", "val", "test"]
     assert evals[0]["n"] == 7 and evals[-1]["n"] == 9

@@ -93,11 +93,13 @@ class ToyDataset(Dataset):
         return {"x": x, "y": self.y[index], "index": index, "skipped": skipped}
 
     def collater(self, samples: list[dict]) -> dict:
+        flagged = sum(s["skipped"] for s in samples)
         return {
             "x": torch.stack([s["x"] for s in samples]),
             "y": torch.stack([s["y"] for s in samples]),
             "index": torch.tensor([s["index"] for s in samples]),
-            "num_skipped": sum(s["skipped"] for s in samples),
+            "num_skipped": flagged,
+            **({"skipped": {"toy flag": {"toy-shard": flagged}}} if flagged else {}),
         }
 
 

@@ -21,7 +21,7 @@ import torch
 
 from vlkit.capfilt.config import CapFiltConfig
 from vlkit.capfilt.outputs import merge_shard_results
-from vlkit.capfilt.sources import WebItem, WebShard, iter_shard, list_shards, open_item_image, open_path
+from vlkit.capfilt.sources import SkippedItem, WebItem, WebShard, iter_shard, list_shards, open_item_image, open_path
 from vlkit.common import dist
 
 logger = logging.getLogger(__name__)
@@ -165,23 +165,32 @@ class CapFiltJob:
         """Caption and filter one shard; returns its result record."""
         torch.manual_seed(self.cfg.seed * 1_000_003 + shard.index)
         items: list[dict[str, Any]] = []
-        skipped: list[dict[str, str]] = []
+        skips: list[dict[str, Any]] = []
         batch: list[tuple[WebItem, torch.Tensor]] = []
         for item in iter_shard(shard, self.cfg.data):
+            if isinstance(item, SkippedItem):
+                skips.append(self._skip(shard, item.image_ref, item.reason, item.kind, item.samples))
+                continue
             try:
                 batch.append((item, self.transform(open_item_image(item))))
             except ValueError as err:
-                if self.cfg.on_bad_sample == "error":
-                    raise ValueError(f"capfilt shard {shard.name}: {err}") from err
-                logger.warning("capfilt: skipped %s: %s", item.image_ref, err)
-                skipped.append({"image": item.image_ref, "reason": str(err)})
+                kind = getattr(err, "kind", None) or str(err).split(" (")[0]
+                skips.append(self._skip(shard, item.image_ref, str(err), kind, 1))
                 continue
             if len(batch) == self.cfg.batch_size:
                 items.extend(self._process_batch(batch))
                 batch = []
         if batch:
             items.extend(self._process_batch(batch))
-        return {"shard": shard.name, "index": shard.index, "items": items, "skipped": len(skipped), "skips": skipped}
+        skipped = sum(s["samples"] for s in skips)
+        return {"shard": shard.name, "index": shard.index, "items": items, "skipped": skipped, "skips": skips}
+
+    def _skip(self, shard: WebShard, ref: str, reason: str, kind: str, samples: int) -> dict[str, Any]:
+        """Log a loss once, naming the shard (under ``error``: stop with it); its record for the report."""
+        if self.cfg.on_bad_sample == "error":
+            raise ValueError(f"capfilt shard {shard.name}: {reason}. Fix or remove it, or set on_bad_sample: skip")
+        logger.warning("capfilt: shard %s: skipped %s: %s", shard.name, ref, reason)
+        return {"image": ref, "reason": reason, "kind": kind, "samples": samples}
 
     def _process_batch(self, batch: Sequence[tuple[WebItem, torch.Tensor]]) -> list[dict[str, Any]]:
         cfg = self.cfg

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkit.capfilt.config import CapFiltConfig
-from vlkit.capfilt.sources import WebShard, iter_shard, list_shards
+from vlkit.capfilt.sources import WebItem, WebShard, iter_shard, list_shards
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -65,8 +65,15 @@ def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]], threshold:
     tp = fp = fn = tn = 0
     scores: dict[bool, list[float]] = {True: [], False: []}
     by_kind: dict[str, list[int]] = {}  # kind -> [removed, total]
+    skipped_by_reason: dict[str, int] = {}
+    skipped_by_shard: dict[str, dict[str, int]] = {}
     for res in results:
         counts["images_skipped"] += res["skipped"]
+        for skip in res.get("skips", []):
+            kind = skip.get("kind") or skip["reason"].split(" (")[0]
+            skipped_by_reason[kind] = skipped_by_reason.get(kind, 0) + 1
+            shard = skipped_by_shard.setdefault(res["shard"], {})
+            shard[kind] = shard.get(kind, 0) + 1
         for item in res["items"]:
             counts["images"] += 1
             if not any(t["kept"] for t in item["texts"]):
@@ -85,6 +92,9 @@ def compute_report(cfg: CapFiltConfig, results: list[dict[str, Any]], threshold:
                     kind[0] += removed
                     kind[1] += 1
     report: dict[str, Any] = {"counts": counts, "itm_threshold": threshold, "num_captions": cfg.num_captions}
+    # every loss by reason, and by shard: cut or empty shards, records missing a member, undecodable images
+    report["skipped_by_reason"] = dict(sorted(skipped_by_reason.items()))
+    report["skipped_by_shard"] = {k: dict(sorted(v.items())) for k, v in sorted(skipped_by_shard.items())}
     if labels is not None:
         report["noise_filter"] = {
             "precision": tp / (tp + fp) if tp + fp else 0.0,
@@ -149,7 +159,7 @@ def _extract_wds_images(cfg: CapFiltConfig, pairs: list[dict[str, Any]], image_d
     wanted = {p["image"] for p in pairs if p["source"] != "human"}
     for shard in list_shards(cfg.data, cfg.shard_size, cfg.max_shards):
         for item in iter_shard(shard, cfg.data):
-            if item.image_ref in wanted and isinstance(item.image, bytes):
+            if isinstance(item, WebItem) and item.image_ref in wanted and isinstance(item.image, bytes):
                 target = image_dir / f"{item.key}.jpg"
                 if not target.exists():
                     _write_atomic(target, item.image)
@@ -174,6 +184,8 @@ def _write_wds(cfg: CapFiltConfig, kept_by_key: dict[str, list[dict[str, Any]]],
 
     for shard in list_shards(cfg.data, cfg.shard_size, cfg.max_shards):
         for item in iter_shard(shard, cfg.data):
+            if not isinstance(item, WebItem):  # already counted in the report when the shard was processed
+                continue
             for j, text in enumerate(kept_by_key.get(item.image_ref, [])):
                 if tar is None or n_in_shard == cfg.output_shard_size:
                     if tar is not None:

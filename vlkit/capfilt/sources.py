@@ -1,20 +1,23 @@
 """Work shards of a web dataset: fixed-size slices of a json list, or one webdataset tar each.
 
+Tar shards are read with :func:`vlkit.data.shards.iter_tar_records`: whatever a shard loses (a cut,
+a record without its image, an empty or unreadable shard) comes out as a :class:`SkippedItem`.
+
 Shards are the unit of distribution (rank ``r`` takes shards ``i % world_size == r``) and of resume
 (a shard's result is written atomically once it is complete).
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import re
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from vlkit.capfilt.config import WebDataConfig
+from vlkit.data.shards import ShardProblem, expand_shard_pattern, iter_tar_records
+
+IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
 
 
 @dataclass(frozen=True)
@@ -35,32 +38,29 @@ class WebItem:
 
 
 @dataclass(frozen=True)
+class SkippedItem:
+    """What a shard lost instead of an item: a record without an image, or a cut, empty or unreadable shard.
+
+    Attributes:
+        image_ref: The record (``<tar>:<key>``) or the shard.
+        kind: The reason's category (``record missing a member``, ``shard ends mid-record``, ...).
+        reason: The whole message.
+        samples: Images it cost (0 for an empty shard or a cut between records).
+    """
+
+    image_ref: str
+    kind: str
+    reason: str
+    samples: int = 1
+
+
+@dataclass(frozen=True)
 class WebShard:
     index: int
     name: str
     source: str
     start: int = 0
     stop: int = 0
-
-
-def expand_shard_pattern(pattern: str) -> list[str]:
-    """Expand ``a/web-{000000..000003}.tar`` brace ranges and globs into a sorted file list."""
-    match = re.search(r"\{(\d+)\.\.(\d+)\}", pattern)
-    if match:
-        lo, hi = match.group(1), match.group(2)
-        width = len(lo)
-        names = [
-            pattern[: match.start()] + str(i).zfill(width) + pattern[match.end() :] for i in range(int(lo), int(hi) + 1)
-        ]
-    else:
-        names = sorted(glob.glob(pattern)) or [pattern]
-    missing = [n for n in names if not Path(n).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"capfilt.data.shards: {len(missing)} shard file(s) not found, e.g. {missing[0]!r}. "
-            f"Check the pattern {pattern!r}."
-        )
-    return names
 
 
 def _load_json_list(path: str) -> list[dict]:
@@ -90,8 +90,8 @@ def _all_shards(cfg: WebDataConfig, shard_size: int) -> list[WebShard]:
     ]
 
 
-def iter_shard(shard: WebShard, cfg: WebDataConfig) -> Iterator[WebItem]:
-    """The items of one shard, in file order."""
+def iter_shard(shard: WebShard, cfg: WebDataConfig) -> Iterator[WebItem | SkippedItem]:
+    """The items of one shard, in file order; for webdataset shards, a :class:`SkippedItem` for each loss."""
     if cfg.format == "wds":
         yield from _iter_tar(shard.source)
         return
@@ -101,29 +101,27 @@ def iter_shard(shard: WebShard, cfg: WebDataConfig) -> Iterator[WebItem]:
         yield WebItem(key=Path(rel).stem, image=root / rel, image_ref=rel, caption=entry.get("caption"))
 
 
-def _iter_tar(path: str) -> Iterator[WebItem]:
-    groups: dict[str, dict[str, bytes]] = {}
-    order: list[str] = []
-    with tarfile.open(path) as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            key, _, ext = member.name.partition(".")
-            if key not in groups:
-                groups[key] = {}
-                order.append(key)
-            fobj = tar.extractfile(member)
-            groups[key][ext.lower()] = fobj.read() if fobj is not None else b""
-    for key in order:
-        parts = groups[key]
-        image = next((parts[e] for e in ("jpg", "jpeg", "png", "webp") if e in parts), b"")
-        caption: str | None = None
+def _iter_tar(path: str) -> Iterator[WebItem | SkippedItem]:
+    name = Path(path).name
+    for record in iter_tar_records(path):
+        if isinstance(record, ShardProblem):
+            yield SkippedItem(name, record.kind, f"{name}: {record.kind} ({record.detail})", record.records)
+            continue
+        ref = f"{name}:{record.key}"
+        parts = record.members
+        image = next((parts[e] for e in IMAGE_MEMBERS if e in parts), None)
+        if image is None:
+            has = ", ".join(sorted(parts)) or "nothing"
+            reason = f"{ref}: record missing a member (no image: jpg/jpeg/png/webp; it has: {has})"
+            yield SkippedItem(ref, "record missing a member", reason)
+            continue
+        caption: str | None = None  # a missing or undecodable web text is the filter's to reject, not a skip
         if "txt" in parts:
             try:
                 caption = parts["txt"].decode("utf-8")
             except UnicodeDecodeError:
                 caption = None
-        yield WebItem(key=Path(key).name, image=image, image_ref=f"{Path(path).name}:{key}", caption=caption)
+        yield WebItem(key=Path(record.key).name, image=image, image_ref=ref, caption=caption)
 
 
 def open_item_image(item: WebItem) -> object:

@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from vlkit.common.paths import resolve_config_path
+from vlkit.common.paths import owner_packages, resolve_config_path
 
 logger = logging.getLogger(__name__)
 
@@ -296,19 +296,45 @@ def load_model_default_config(model_cls: type, model_type: str, source: str = ""
     """The ``model`` section of ``model_cls``'s YAML for ``model_type``.
 
     Raises:
-        ConfigError: for an unknown model type, listing the known ones.
+        ConfigError: for an unknown model type, listing the known ones, or one with no released weights.
+        FileNotFoundError: when the type's YAML is not where the class says (naming the key and the paths tried).
     """
     types = getattr(model_cls, "PRETRAINED_MODEL_CONFIG_DICT", {})
+    name = getattr(model_cls, "__name__", str(model_cls))
+    where = f"{source}: " if source else ""
+    unreleased = getattr(model_cls, "UNRELEASED_MODEL_TYPES", {})
+    if model_type in unreleased and model_type not in types:
+        raise ConfigError(
+            f"{where}model_type {model_type!r} of {name} has no released weights: {unreleased[model_type]}. "
+            f"Available types: {', '.join(sorted(types)) or '(none)'}."
+        )
     if model_type not in types:
-        name = getattr(model_cls, "__name__", str(model_cls))
-        where = f"{source}: " if source else ""
         raise ConfigError(
             f"{where}unknown model_type {model_type!r} for {name}.{_suggest(model_type, list(types))} "
             f"Available types: {', '.join(sorted(types)) or '(none)'}."
         )
-    path = resolve_config_path(types[model_type])
+    path = model_config_path(model_cls, model_type)
     cfg = _load_yaml(path)
     return cfg.model if "model" in cfg else cfg
+
+
+def model_config_path(model_cls: type, model_type: str) -> Path:
+    """Where ``model_cls.PRETRAINED_MODEL_CONFIG_DICT[model_type]`` is, looked up first in the class's package.
+
+    A plugin's relative paths thus resolve against the plugin's package from any working directory.
+
+    Raises:
+        FileNotFoundError: naming the dict entry, its value and every place tried.
+    """
+    declared = model_cls.PRETRAINED_MODEL_CONFIG_DICT[model_type]
+    try:
+        return resolve_config_path(declared, owner_packages(model_cls))
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"{model_cls.__module__}.{model_cls.__name__}.PRETRAINED_MODEL_CONFIG_DICT[{model_type!r}]: {err} "
+            f"Ship the YAML in the package that defines the class (as package data) and give its path relative to "
+            f"that package, or write it as 'package:relative/path'."
+        ) from None
 
 
 def to_dataclass(node: DictConfig | dict, schema: type) -> Any:

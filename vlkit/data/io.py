@@ -6,6 +6,8 @@ import io
 import warnings
 from pathlib import Path
 
+from vlkit.data.photo import to_rgb, to_srgb, upright, warn_truncated
+
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own default decompression-bomb threshold
 ALPHA_MODES = ("composite", "drop")  # transparent pixels become white, or keep their stored colour
 
@@ -25,44 +27,17 @@ class BadSampleError(ValueError):
         self.kind = kind or reason.split(" (")[0]
 
 
-def _to_rgb(img: object, alpha: str = "composite") -> object:
-    """Convert any PIL mode to RGB.
-
-    Alpha (RGBA, LA, palette transparency) is composited on white (``alpha="composite"``, what a viewer
-    shows) or dropped (``"drop"``: the stored colour of transparent pixels, often black). 16-bit and float
-    images are rescaled from their own min..max to 8 bits; CMYK, grayscale and palette go through PIL.
-    """
-    from PIL import Image
-
-    mode = img.mode
-    if mode == "RGB":
-        return img
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        import numpy as np
-
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
-        return Image.fromarray(arr.astype(np.uint8), mode="L").convert("RGB")
-    if mode == "P":
-        img = img.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA"):
-        rgba = img.convert("RGBA")
-        if alpha == "drop":
-            return rgba.convert("RGB")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-
-
 def load_image(
     source: str | Path | bytes,
     name: str | None = None,
     max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     alpha: str = "composite",
 ) -> object:
-    """Open an image as RGB PIL.
+    """Open an image as 8-bit sRGB RGB PIL, the way a photo viewer shows it.
+
+    EXIF orientation is applied, an embedded ICC profile is converted to sRGB, animated GIF/WebP/APNG give
+    their first frame, and a truncated file gives what it holds (with a warning, once per file). See
+    :mod:`vlkit.data.photo` and the table in docs/datasets.md.
 
     Args:
         source: A path, or the encoded bytes (then ``name`` labels errors).
@@ -81,36 +56,61 @@ def load_image(
     if isinstance(source, bytes):
         if not source:
             raise BadSampleError(label, "empty image data (0 bytes)")
-        fobj: object = io.BytesIO(source)
     else:
         path = Path(source)
         if not path.is_file():
             raise BadSampleError(label, "image file not found")
         if path.stat().st_size == 0:
             raise BadSampleError(label, "empty image file (0 bytes)")
-        fobj = path
     old = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a message naming the limit
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(fobj)
-            w, h = img.size
-            if w * h > max_pixels:
-                raise BadSampleError(
-                    label,
-                    f"image too large: {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
-                    "(raise datasets.<name>.max_image_pixels if the image is genuine)",
-                    kind="image too large",
-                )
-            img.load()
-        return _to_rgb(img, alpha)
+            img = _decode(source, label, max_pixels)
+            return to_rgb(to_srgb(upright(img), label), alpha)
     except BadSampleError:
         raise
     except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
         raise BadSampleError(label, f"cannot decode image ({type(err).__name__}: {err})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old
+
+
+def _open(source: str | Path | bytes) -> object:
+    from PIL import Image
+
+    return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+
+
+def _decode(source: str | Path | bytes, label: str, max_pixels: int) -> object:
+    """Open, check the size before decoding any pixel, and decode the (first) frame; truncated files too."""
+    from PIL import ImageFile
+
+    img = _open(source)
+    w, h = img.size
+    if w * h > max_pixels:
+        raise BadSampleError(
+            label,
+            f"image too large: {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
+            "(raise datasets.<name>.max_image_pixels if the image is genuine)",
+            kind="image too large",
+        )
+    try:
+        img.load()
+        return img
+    except OSError as err:
+        if "truncated" not in str(err):
+            raise
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # a module global in PIL; restored at once
+    try:
+        img = _open(source)
+        img.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old
+    warn_truncated(label)
+    return img
 
 
 def decode_text(raw: str | bytes | None, source: str) -> str:

@@ -11,8 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from vlkit.common.config import load_model_default_config, to_dataclass, validate_section
-from vlkit.common.paths import resolve_config_path
+from vlkit.common.config import load_model_default_config, model_config_path, to_dataclass, validate_section
 from vlkit.models.checkpoint import CheckpointError, LoadReport, read_state_dict
 from vlkit.models.vit import interpolate_pos_embed
 
@@ -27,6 +26,8 @@ class BaseModel(nn.Module):
     """
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = {}
+    # Types LAVIS names for this model without released weights (type -> why); asking for one is an error saying so.
+    UNRELEASED_MODEL_TYPES: ClassVar[dict[str, str]] = {}
     CONFIG_CLASS: ClassVar[type | None] = None
     DEFAULT_MODEL_TYPE: ClassVar[str | None] = None
     HF_ARCH: ClassVar[str | None] = None
@@ -37,7 +38,7 @@ class BaseModel(nn.Module):
     def default_config_path(cls, model_type: str) -> Path:
         """The YAML of ``model_type`` (raises ConfigError listing the known types)."""
         load_model_default_config(cls, model_type)  # validates the type with a helpful error
-        return resolve_config_path(cls.PRETRAINED_MODEL_CONFIG_DICT[model_type])
+        return model_config_path(cls, model_type)
 
     @classmethod
     def build_config(cls, cfg: DictConfig | dict) -> Any:

@@ -106,17 +106,6 @@ class LinearWarmupCosineLR(LRSchedule):
         return self.min_lr + (self.init_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * epoch / self.max_epoch))
 
 
-@registry.register_lr_scheduler("linear_warmup_constant_decay_lr")
-class LinearWarmupConstantDecayLR(LRSchedule):
-    """``init_lr`` for the first 80 % of the (inner) epochs, then linearly down towards ``min_lr`` (the warm start)."""
-
-    def base_lr(self, epoch: int) -> float:
-        decay_from = 0.8 * self.max_epoch
-        if epoch < decay_from:
-            return self.init_lr
-        return self.min_lr + (self.init_lr - self.min_lr) * (self.max_epoch - epoch) / (self.max_epoch - decay_from)
-
-
 @registry.register_lr_scheduler("linear_warmup_step_lr")
 class LinearWarmupStepLR(LRSchedule):
     """BLIP pre-training: ``max(min_lr, init_lr * decay_rate ** epoch)``."""

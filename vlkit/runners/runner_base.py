@@ -23,6 +23,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from vlkit.common.config import Config, ConfigError
 from vlkit.common.dist import all_gather_object, all_reduce_sum, barrier, get_rank, get_world_size, is_main_process
 from vlkit.common.registry import registry
+from vlkit.data.bad_samples import format_skip_events, merge_skip_events
 from vlkit.runners.amp import MixedPrecision, maybe_no_sync
 from vlkit.runners.checkpointing import (
     CheckpointManager,
@@ -239,6 +240,7 @@ class RunnerBase:
             samples = move_to_device(batch, self.device)
             if isinstance(samples, dict):
                 st.epoch_skipped += int(samples.get("num_skipped", 0))
+                merge_skip_events(st.epoch_skips, samples.get("skipped", {}))
                 # Where training is, for schedules inside the model (BLIP ramps its ITC alpha up early in training).
                 samples.update(epoch=st.epoch, iters=st.batch_in_epoch, num_iters_per_epoch=n)
             with maybe_no_sync(self.train_model, not last_in_group):
@@ -314,6 +316,11 @@ class RunnerBase:
                 device=self._comm_device,
             )
         ).tolist()
+        skips: dict[str, dict[str, int]] = {}
+        for events in all_gather_object(st.epoch_skips):
+            merge_skip_events(skips, events)
+        if skips and is_main_process():
+            logger.warning("epoch %d: %d samples skipped: %s", st.epoch, int(sums[0]), format_skip_events(skips))
         metrics = self.evaluate_splits(list(run.valid_splits), tag=f"_epoch{st.epoch}") if run.valid_splits else {}
         value = best_candidate(metrics, run.best_metric)
         if value is not None and is_better(value, st.best_metric, run.best_metric_mode):
@@ -326,12 +333,14 @@ class RunnerBase:
             epoch=st.epoch,
             train_loss=sums[1] / max(1.0, sums[2]),
             num_skipped=int(sums[0]),
+            skipped=skips,
             duration_s=duration_s,
             metrics=metrics,
         )
         self.on_epoch_end()
         st.epoch += 1
         st.batch_in_epoch, st.epoch_skipped, st.epoch_loss_sum, st.epoch_loss_count = 0, 0, 0.0, 0
+        st.epoch_skips = {}
         if st.epoch % max(1, run.save_freq) == 0 or st.epoch >= self.max_epochs:
             self.save_checkpoint()
         return metrics

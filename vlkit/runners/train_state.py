@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -21,6 +21,7 @@ class TrainState:
     best_metric: float | None = None
     best_epoch: int = -1
     epoch_skipped: int = 0  # bad samples skipped so far this epoch
+    epoch_skips: dict[str, dict[str, int]] = field(default_factory=dict)  # reason -> shard/split -> events
     epoch_loss_sum: float = 0.0
     epoch_loss_count: int = 0
 

@@ -13,8 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
 from vlkit.common.config import ConfigError
-from vlkit.common.paths import resolve_config_path
-from vlkit.data.bad_samples import resolve_policy
+from vlkit.common.paths import owner_packages, resolve_config_path
+from vlkit.data.annotation_schema import AnnotationSchema, validate_entries
+from vlkit.data.bad_samples import BadSampleCounter, resolve_policy
 from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ class DatasetConfig:
 
 
 class BaseDatasetBuilder:
-    """Builds one dataset's splits. Subclasses say which dataset class serves which split (:meth:`build_split`).
+    """Builds one dataset's splits. Subclasses say which dataset class serves which split (:meth:`build_split`)
+    and the annotation format of each (``SCHEMAS``: ``train`` and ``eval``, checked once when a file loads).
 
     Args:
         cfg: The validated ``datasets.<name>`` section.
@@ -49,6 +51,7 @@ class BaseDatasetBuilder:
 
     CONFIG_CLASS: ClassVar[type] = DatasetConfig
     DATASET_CONFIG_DICT: ClassVar[dict[str, str]] = {}
+    SCHEMAS: ClassVar[dict[str, AnnotationSchema]] = {}  # "train" / "eval" -> the format of one entry
     DEFAULT_POLICY: ClassVar[str] = "error"  # curated datasets stop on bad input; web-scale ones skip
     IMAGES_HINT: ClassVar[str] = "obtain the images from the dataset's website"
     name: ClassVar[str] = "dataset"
@@ -59,12 +62,17 @@ class BaseDatasetBuilder:
         self.cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
         requested = on_bad_sample if on_bad_sample not in (None, "auto") else self.cfg.get("on_bad_sample", "auto")
         self.policy = resolve_policy(requested, self.DEFAULT_POLICY)
+        self.annotation_skips: dict[str, BadSampleCounter] = {}  # split -> entries skipped when loading
 
     @classmethod
     def default_config_path(cls, type: str = "default") -> Path:  # noqa: A002 - LAVIS-compatible name
         if type not in cls.DATASET_CONFIG_DICT:
             raise ConfigError(f"{cls.name}: no '{type}' config; available: {', '.join(cls.DATASET_CONFIG_DICT)}.")
-        return resolve_config_path(cls.DATASET_CONFIG_DICT[type])
+        declared = cls.DATASET_CONFIG_DICT[type]
+        try:  # a plugin's builder lists paths relative to its own package
+            return resolve_config_path(declared, owner_packages(cls))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{cls.__module__}.{cls.__name__}.DATASET_CONFIG_DICT[{type!r}]: {err}") from None
 
     # -- paths ---------------------------------------------------------------------------------------------
     @property
@@ -110,7 +118,8 @@ class BaseDatasetBuilder:
             out.append(load_processor(spec.pop("name"), spec))
         return out[0], out[1]
 
-    def load_annotation(self, split: str, info: DictConfig) -> Any:
+    def read_annotation(self, split: str, info: DictConfig) -> tuple[Any, Path]:
+        """The parsed json of ``split``'s annotation file, and its path."""
         path = self.path(info.storage)
         if not path.is_file():
             hint = (
@@ -120,9 +129,29 @@ class BaseDatasetBuilder:
             )
             raise FileNotFoundError(f"{self.name}: annotation file for split '{split}' not found at {path}; {hint}.")
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
+            return json.loads(path.read_text(encoding="utf-8")), path
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: not valid JSON ({err}).") from None
+
+    def annotation_schema(self, split: str) -> AnnotationSchema:
+        """The format of ``split``'s entries (``SCHEMAS["train"]`` for train, ``SCHEMAS["eval"]`` otherwise)."""
+        kind = "train" if split == "train" else "eval"
+        if kind not in self.SCHEMAS:
+            raise TypeError(
+                f"{type(self).__name__} declares no annotation schema for {kind} splits: set its SCHEMAS = "
+                "{'train': AnnotationSchema(...), 'eval': ...} (vlkit.data.annotation_schema)"
+            )
+        return self.SCHEMAS[kind]
+
+    def validate(self, split: str, entries: Any, source: Path, schema: AnnotationSchema | None = None) -> list[dict]:
+        """The entries of ``split`` that fit its schema; bad ones raise (``error``) or are counted (``skip``)."""
+        counter = self.annotation_skips.setdefault(split, BadSampleCounter(f"{self.name}/{split}"))
+        return validate_entries(entries, schema or self.annotation_schema(split), str(source), self.policy, counter)
+
+    def load_annotation(self, split: str, info: DictConfig) -> Any:
+        """``split``'s entries, checked against its schema."""
+        entries, path = self.read_annotation(split, info)
+        return self.validate(split, entries, path)
 
     def common_kwargs(self, split: str, media: str = "images") -> dict[str, Any]:
         """Keyword arguments every :class:`~vlkit.data.datasets.VLDataset` of ``split`` takes."""
@@ -158,6 +187,9 @@ class BaseDatasetBuilder:
             if self.cfg.max_samples and isinstance(annotation, list):
                 annotation = annotation[: self.cfg.max_samples]
             out[split] = self.build_split(split, annotation, info)
+            skipped = self.annotation_skips.get(split)
+            if skipped is not None and hasattr(out[split], "bad_samples"):
+                out[split].bad_samples.merge(skipped)
             logger.info(
                 "%s/%s: %d samples", self.name, split, len(out[split]) if hasattr(out[split], "__len__") else -1
             )

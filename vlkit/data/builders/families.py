@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
+from vlkit.data.builders import schemas
 from vlkit.data.builders.base_builder import BaseDatasetBuilder
 from vlkit.data.datasets import (
     CaptionEvalDataset,
@@ -20,11 +21,11 @@ from vlkit.data.datasets import (
     VideoQADataset,
     VideoQAEvalDataset,
     VideoRetrievalEvalDataset,
-    VisDialDataset,
     VQADataset,
     VQAEvalDataset,
     WebImageTextDataset,
 )
+from vlkit.data.shards import expand_shard_pattern
 
 
 class CaptionBuilder(BaseDatasetBuilder):
@@ -35,6 +36,7 @@ class CaptionBuilder(BaseDatasetBuilder):
         "val2014/COCO_val2014_000000391895.jpg)"
     )
     ID_KEY: ClassVar[str] = "image_id"
+    SCHEMAS = {"train": schemas.IMAGE_TEXT_PAIRS, "eval": schemas.CAPTION_EVAL}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         kw = self.common_kwargs(split)
@@ -54,6 +56,7 @@ class RetrievalBuilder(BaseDatasetBuilder):
     """Retrieval: pairs with image ids for training; images with their captions (txt2img/img2txt) for evaluation."""
 
     IMAGES_HINT = "Download the dataset's images (COCO 2014 from cocodataset.org, Flickr30k from its request form)"
+    SCHEMAS = {"train": schemas.IMAGE_TEXT_PAIRS, "eval": schemas.RETRIEVAL_EVAL}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         kw = self.common_kwargs(split)
@@ -66,6 +69,7 @@ class VQABuilder(BaseDatasetBuilder):
     """VQAv2 / VG QA: weighted answers for training; questions + answer list + official gt for evaluation."""
 
     IMAGES_HINT = "Download the COCO 2014 images (VQAv2) or Visual Genome images (VG QA)"
+    SCHEMAS = {"train": schemas.VQA_TRAIN, "eval": schemas.VQA_EVAL}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         kw = self.common_kwargs(split)
@@ -83,54 +87,15 @@ class VQABuilder(BaseDatasetBuilder):
 
 class NLVRBuilder(BaseDatasetBuilder):
     IMAGES_HINT = "Request the NLVR2 images (lil.nlp.cornell.edu/nlvr) and unpack them"
+    SCHEMAS = {"train": schemas.NLVR, "eval": schemas.NLVR}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         return NLVRDataset(annotation, vis_root=self.media_root(), **self.common_kwargs(split))
 
 
-class VisDialBuilder(BaseDatasetBuilder):
-    """VisDial v1.0 official json → one sample per round (history = earlier rounds' Q/A)."""
-
-    IMAGES_HINT = "Download the VisDial v1.0 images (visualdialog.org)"
-
-    def load_annotation(self, split: str, info: DictConfig) -> Any:
-        raw = super().load_annotation(split, info)
-        data = raw["data"]
-        questions, answers = data["questions"], data["answers"]
-        dense = {}
-        if info.get("dense_storage") and self.path(info.dense_storage).is_file():
-            for d in json.loads(self.path(info.dense_storage).read_text()):
-                dense[(int(d["image_id"]), int(d["round_id"]))] = d["gt_relevance"]
-        rounds = []
-        for dialog in data["dialogs"]:
-            history: list[str] = []
-            image = info.get("image_pattern", "{split}/VisualDialog_{split}_{image_id:012d}.jpg").format(
-                split=raw.get("split", split), image_id=int(dialog["image_id"])
-            )
-            for r, turn in enumerate(dialog["dialog"]):
-                q, a = questions[turn["question"]], answers[turn["answer"]]
-                rounds.append(
-                    {
-                        "image": image,
-                        "image_id": dialog["image_id"],
-                        "round_id": r + 1,
-                        "caption": dialog["caption"],
-                        "history": " ".join(history),
-                        "question": q,
-                        "options": [answers[i] for i in turn["answer_options"]],
-                        "gt_index": turn["gt_index"],
-                    }
-                )
-                history.append(f"{q}? {a}.")
-        self._dense = dense
-        return rounds
-
-    def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
-        return VisDialDataset(annotation, vis_root=self.media_root(), dense=self._dense, **self.common_kwargs(split))
-
-
 class VideoRetrievalBuilder(BaseDatasetBuilder):
     IMAGES_HINT = "Download the MSRVTT videos (the 1k-A test split) and unpack the .mp4 files"
+    SCHEMAS = {"train": schemas.VIDEO_TEXT_PAIRS, "eval": schemas.VIDEO_RETRIEVAL_EVAL}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         kw = self.common_kwargs(split, "videos")
@@ -142,6 +107,7 @@ class VideoRetrievalBuilder(BaseDatasetBuilder):
 
 class VideoQABuilder(BaseDatasetBuilder):
     IMAGES_HINT = "Download the dataset's videos (MSRVTT or MSVD) and unpack them"
+    SCHEMAS = {"train": schemas.VIDEO_QA_TRAIN, "eval": schemas.VIDEO_QA_EVAL}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         kw = self.common_kwargs(split, "videos")
@@ -156,10 +122,9 @@ class ImageTextJsonBuilder(BaseDatasetBuilder):
     """A ``[{"image", "caption"}]`` json list (CC3M/CC12M/SBU in json form, or your own data)."""
 
     IMAGES_HINT = "Put the images the json list refers to under the images directory"
+    SCHEMAS = {"train": schemas.IMAGE_TEXT_PAIRS, "eval": schemas.IMAGE_TEXT_PAIRS}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
-        if not isinstance(annotation, list) or (annotation and not {"image", "caption"} <= set(annotation[0])):
-            raise ValueError(f"{self.name}: the annotation file must be a json list of {{'image', 'caption'}} entries.")
         return ImageTextPairDataset(annotation, vis_root=self.media_root(), **self.common_kwargs(split))
 
 
@@ -175,13 +140,12 @@ class WebDatasetBuilder(BaseDatasetBuilder):
 
     def build_datasets(self, splits: Collection[str] | None = None) -> dict[str, Dataset]:
         """The one ``train`` split (nothing when ``splits`` leaves it out)."""
-        from vlkit.capfilt.sources import expand_shard_pattern
-
         if splits is not None and "train" not in splits:
             return {}
 
         pattern = str(self.path(self.cfg.build_info.get("shards")))
-        shards = expand_shard_pattern(pattern) if "{" in pattern else sorted(glob.glob(pattern))
+        where = f"datasets.{self.name}.build_info.shards"
+        shards = expand_shard_pattern(pattern, where) if "{" in pattern else sorted(glob.glob(pattern))
         if not shards:
             raise FileNotFoundError(f"{self.name}: no webdataset shards match {pattern} (build_info.shards).")
         length = self.cfg.build_info.get("num_samples")

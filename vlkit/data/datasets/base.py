@@ -9,14 +9,19 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from vlkit.data.bad_samples import BadSampleCounter
+from vlkit.data.bad_samples import BadSampleCounter, Skipped, count_skipped
 from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS, BadSampleError, decode_text, load_image
 
 
-def collate(samples: list[dict | None]) -> dict[str, Any]:
-    """Drop skipped (None) samples, stack tensors, keep everything else as lists; adds ``num_skipped``."""
-    kept = [s for s in samples if s is not None]
-    batch: dict[str, Any] = {"num_skipped": len(samples) - len(kept)}
+def collate(samples: list[dict | Skipped | None]) -> dict[str, Any]:
+    """Drop skipped samples, stack tensors, keep everything else as lists.
+
+    Adds ``num_skipped`` (samples skipped) and, when there were skips, ``skipped`` (reason -> where -> count).
+    """
+    kept, num_skipped, events = count_skipped(samples)
+    batch: dict[str, Any] = {"num_skipped": num_skipped}
+    if events:
+        batch["skipped"] = events
     if not kept:
         return batch
     for key in kept[0]:
@@ -75,7 +80,8 @@ class VLDataset(Dataset):
         """One sample (subclasses); raise :class:`BadSampleError` for unusable input."""
         raise TypeError(f"{type(self).__name__} must implement load()")
 
-    def __getitem__(self, index: int) -> dict[str, Any] | None:
+    def __getitem__(self, index: int) -> dict[str, Any] | Skipped:
+        """The sample, or (policy ``skip``) a :class:`Skipped` marker the collater counts."""
         try:
             return self.load(index)
         except (BadSampleError, ValueError, RuntimeError) as err:
@@ -88,8 +94,7 @@ class VLDataset(Dataset):
                     f"{bad.reason}. Fix or remove it, or set run.on_bad_sample=skip",
                     bad.kind,
                 ) from None
-            self.bad_samples.record(bad.source, bad.reason, bad.kind)
-            return None
+            return self.bad_samples.record(bad.source, bad.reason, bad.kind)
 
     def check_exists(self, path: Path, what: str) -> None:
         """Raise a :class:`BadSampleError` that says where the file should come from when it is missing."""
@@ -112,7 +117,7 @@ class VLDataset(Dataset):
         except ValueError as err:  # EmptyTextError: nothing left after cleaning
             raise BadSampleError(source, str(err), kind="empty text") from None
 
-    def collater(self, samples: list[dict | None]) -> dict[str, Any]:
+    def collater(self, samples: list[dict | Skipped | None]) -> dict[str, Any]:
         return collate(samples)
 
 

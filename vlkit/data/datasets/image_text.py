@@ -75,7 +75,8 @@ class RetrievalEvalDataset(VLDataset):
         for img_idx, entry in enumerate(self.annotation):
             self.image.append(entry[self.media_key])
             self.img2txt.append([])
-            for caption in entry["caption"]:
+            captions = entry["caption"]
+            for caption in [captions] if isinstance(captions, str) else captions:
                 self.img2txt[img_idx].append(len(self.text))
                 self.text.append(self.text_processor(caption) if self.text_processor else caption)
                 self.txt2img.append(img_idx)

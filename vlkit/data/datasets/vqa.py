@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from vlkit.data.bad_samples import Skipped
 from vlkit.data.datasets.base import VLDataset, collate
 from vlkit.data.io import BadSampleError
 
@@ -36,11 +37,11 @@ class VQADataset(VLDataset):
             "question_id": int(entry.get("question_id", index)),
         }
 
-    def collater(self, samples: list[dict | None]) -> dict[str, Any]:
+    def collater(self, samples: list[dict | Skipped | None]) -> dict[str, Any]:
         """Flattens each question's answers: ``answer`` (list), ``weight`` [N], ``n_answers`` [B]."""
-        kept = [s for s in samples if s is not None]
-        batch = collate([{k: v for k, v in s.items() if k not in ("answers", "weights")} for s in kept])
-        batch["num_skipped"] = len(samples) - len(kept)
+        kept = [s for s in samples if isinstance(s, dict)]
+        skipped = [s for s in samples if not isinstance(s, dict)]
+        batch = collate([{k: v for k, v in s.items() if k not in ("answers", "weights")} for s in kept] + skipped)
         batch["answer"] = [a for s in kept for a in s["answers"]]
         batch["weight"] = torch.tensor([w for s in kept for w in s["weights"]])
         batch["n_answers"] = torch.tensor([len(s["answers"]) for s in kept])

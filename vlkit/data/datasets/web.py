@@ -1,4 +1,9 @@
-"""Web-scale image-text pairs from webdataset tar shards (split by rank and worker, optional resampling)."""
+"""Web-scale image-text pairs from webdataset tar shards (split by rank and worker, optional resampling).
+
+Shards are read with :func:`vlkit.data.shards.iter_tar_records`, so a shard that ends mid-record, a record
+missing a member, an undecodable member and an empty shard are each counted by reason and shard, logged
+once, and (policy ``error``) stop the run naming the shard.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from typing import Any
 
 from torch.utils.data import IterableDataset, get_worker_info
 
-from vlkit.data.bad_samples import BadSampleCounter
+from vlkit.data.bad_samples import BadSampleCounter, Skipped
 from vlkit.data.datasets.base import as_bad_sample, collate
 from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS, BadSampleError, decode_text, load_image
+from vlkit.data.shards import ShardProblem, TarRecord, iter_tar_records
 
 logger = logging.getLogger(__name__)
+IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
 
 
 class WebImageTextDataset(IterableDataset):
@@ -94,42 +101,52 @@ class WebImageTextDataset(IterableDataset):
             )
         return self.shards[reader::readers]
 
-    def _samples(self) -> Iterator[dict[str, Any] | None]:
-        try:
-            import webdataset as wds
-        except ModuleNotFoundError:
-            raise ModuleNotFoundError(
-                f"{self.name}: reading webdataset shards needs the 'webdataset' package: pip install webdataset"
-            ) from None
+    def _samples(self) -> Iterator[dict[str, Any] | Skipped]:
+        for shard in self.my_shards():
+            for record in iter_tar_records(shard):
+                if isinstance(record, ShardProblem):
+                    yield self._skip(
+                        BadSampleError(record.shard, f"{record.kind} ({record.detail})", record.kind),
+                        record.shard,
+                        "Re-write or re-download the shard",
+                        samples=record.records,
+                    )
+                    continue
+                source = f"{record.shard}:{record.key}"
+                try:
+                    yield self._sample(record, source)
+                except (BadSampleError, ValueError) as err:
+                    bad = as_bad_sample(err, source)
+                    if bad is None:
+                        raise
+                    yield self._skip(bad, record.shard, "Fix or remove it")
 
-        shards = self.my_shards()
-        # We split shards by rank and worker ourselves; webdataset's own splitters would split again.
-        for sample in wds.WebDataset(
-            shards, shardshuffle=False, empty_check=False, nodesplitter=None, workersplitter=None
-        ):
-            key = sample.get("__key__", "?")
-            source = f"{sample.get('__url__', '')}:{key}"
-            try:
-                image_bytes = sample.get("jpg", sample.get("jpeg", sample.get("png", b"")))
-                image = load_image(image_bytes, name=source, max_pixels=self.max_image_pixels, alpha=self.alpha)
-                text = decode_text(sample.get("txt"), f"{source} (txt)")
-                yield {
-                    "image": self.vis_processor(image) if self.vis_processor else image,
-                    "text_input": self.text_processor(text) if self.text_processor else text,
-                }
-            except (BadSampleError, ValueError) as err:
-                bad = as_bad_sample(err, source)
-                if bad is None:
-                    raise
-                if self.policy == "error":
-                    raise BadSampleError(
-                        bad.source, f"{bad.reason}. Fix or remove it, or set run.on_bad_sample=skip", bad.kind
-                    ) from None
-                self.bad_samples.record(bad.source, bad.reason, bad.kind)
-                yield None
+    def _sample(self, record: TarRecord, source: str) -> dict[str, Any]:
+        members = record.members
+        image_ext = next((e for e in IMAGE_MEMBERS if e in members), None)
+        for missing, what in ((image_ext is None, "an image (jpg/jpeg/png/webp)"), ("txt" not in members, "txt")):
+            if missing:
+                raise BadSampleError(
+                    source, f"record missing a member (no {what}; it has: {', '.join(sorted(members)) or 'nothing'})"
+                )
+        image = load_image(members[image_ext], name=source, max_pixels=self.max_image_pixels, alpha=self.alpha)
+        text = decode_text(members["txt"], f"{source} (txt)")
+        return {
+            "image": self.vis_processor(image) if self.vis_processor else image,
+            "text_input": self.text_processor(text) if self.text_processor else text,
+        }
 
-    def __iter__(self) -> Iterator[dict[str, Any] | None]:
+    def _skip(self, bad: BadSampleError, shard: str, fix: str, samples: int = 1) -> Skipped:
+        """Count and log the skip (under ``error``: stop, naming the shard) and return its marker."""
+        if self.policy == "error":
+            raise BadSampleError(bad.source, f"{bad.reason}. {fix}, or set run.on_bad_sample=skip", bad.kind) from None
+        marker = self.bad_samples.record(bad.source, bad.reason, bad.kind, where=shard)
+        return Skipped(marker.kind, marker.where, samples)
+
+    def __iter__(self) -> Iterator[dict[str, Any] | Skipped]:
+        """Every record of this reader's shards: a sample, or a :class:`Skipped` marker for each record
+        (and each empty, unreadable or cut shard) that could not be used, so kept + skipped = read."""
         return self._samples()
 
-    def collater(self, samples: list[dict | None]) -> dict[str, Any]:
+    def collater(self, samples: list[dict | Skipped | None]) -> dict[str, Any]:
         return collate(samples)

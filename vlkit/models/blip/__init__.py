@@ -6,8 +6,6 @@ from vlkit.models.blip.dialog import BlipDialog
 from vlkit.models.blip.nlvr import BlipNLVR
 from vlkit.models.blip.retrieval import BlipFeatureExtractor, BlipImageTextMatching, BlipPretrain, BlipRetrieval
 from vlkit.models.blip.vqa import BlipVQA
-from vlkit.models.blip.warm_start_text import BlipWarmStartText
-from vlkit.models.blip.warm_start_vision import BlipWarmStartVision
 
 __all__ = [
     "BlipCaption",
@@ -19,6 +17,4 @@ __all__ = [
     "BlipPretrain",
     "BlipRetrieval",
     "BlipVQA",
-    "BlipWarmStartText",
-    "BlipWarmStartVision",
 ]

@@ -29,7 +29,7 @@ class BlipCaption(DecodingMixin, BlipBase):
     """Captioner: LM loss (label smoothing, prompt tokens masked) in training; ``generate`` for captions."""
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = {
-        t: f"configs/models/blip_caption/{t}.yaml" for t in ("base_coco", "large_coco", "tiny")
+        t: f"configs/models/blip_caption/{t}.yaml" for t in ("base_coco", "base_coco_original", "large_coco", "tiny")
     }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "base_coco"
     HF_ARCH: ClassVar[str] = "caption"

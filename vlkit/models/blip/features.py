@@ -50,14 +50,19 @@ class FeatureMixin:
 
     @torch.no_grad()
     def match(self, samples: dict, match_head: str = "itm") -> torch.Tensor:
-        """ITM logits ``[B, 2]`` (``match_head="itm"``) or ITC cosine similarities ``[B]`` (``"itc"``) of pairs."""
+        """Score images against texts, as LAVIS and the original code do.
+
+        ``match_head="itm"``: ITM logits ``[B, 2]`` of the pairs (image ``i`` with text ``i``; as many texts as
+        images). ``"itc"``: the cosine similarity matrix ``[B_img, B_txt]`` of every image with every text
+        (its diagonal holds the pairs' similarities when the counts are equal).
+        """
         image_embeds, image_proj = self.image_features(self.image_input(samples))
         if match_head == "itm":
             ids, atts = self.tokenize(samples["text_input"])
             return self.itm_head(self.multimodal_embeds(image_embeds, ids, atts)[:, 0])
         if match_head == "itc":
             _, _, _, text_proj = self.text_features(samples["text_input"])
-            return (image_proj * text_proj).sum(dim=-1)
+            return image_proj @ text_proj.t()
         raise ValueError(f"match_head must be 'itm' or 'itc', got {match_head!r}")
 
     @torch.no_grad()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vlkit.common.registry import registry
@@ -31,7 +30,9 @@ class BlipPretrain(ContrastiveHeads, FeatureMixin, BlipBase):
     the encoder (``share_strategy``, the paper's Table 3).
     """
 
-    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types("blip_pretrain", "base", "large", "tiny")
+    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
+        "blip_pretrain", "base", "base_129m", "large", "tiny"
+    )
     DEFAULT_MODEL_TYPE: ClassVar[str] = "base"
 
     def __init__(self, config: BlipConfig) -> None:
@@ -65,7 +66,15 @@ class BlipRetrieval(ContrastiveHeads, FeatureMixin, BlipBase):
     """
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
-        "blip_retrieval", "coco", "flickr", "large_coco", "large_flickr", "msrvtt", "tiny"
+        "blip_retrieval",
+        "coco",
+        "flickr",
+        "coco_original",
+        "flickr_original",
+        "large_coco",
+        "large_flickr",
+        "msrvtt",
+        "tiny",
     )
     DEFAULT_MODEL_TYPE: ClassVar[str] = "coco"
 
@@ -85,8 +94,9 @@ class BlipRetrieval(ContrastiveHeads, FeatureMixin, BlipBase):
 
 @registry.register_model("blip_image_text_matching")
 class BlipImageTextMatching(FeatureMixin, BlipBase):
-    """Score whether a text matches an image: ``model(samples, match_head="itm")`` → ITM logits ``[B, 2]``,
-    ``match_head="itc"`` → cosine similarities ``[B]``. Loads retrieval checkpoints (as the original does).
+    """Score whether a text matches an image: ``model(samples, match_head="itm")`` → ITM logits ``[B, 2]`` of
+    the pairs, ``match_head="itc"`` → cosine similarity matrix ``[B_img, B_txt]`` (as LAVIS). Loads retrieval
+    checkpoints (as the original does).
     """
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types("blip_image_text_matching", "base", "large", "tiny")
@@ -109,7 +119,13 @@ class BlipImageTextMatching(FeatureMixin, BlipBase):
 class BlipFeatureExtractor(FeatureMixin, BlipBase):
     """Unimodal (image / text, with 256-d ITC projections) and multimodal features: ``extract_features``."""
 
-    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types("blip_feature_extractor", "base", "tiny")
+    PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
+        "blip_feature_extractor", "base", "base_129m", "tiny"
+    )
+    UNRELEASED_MODEL_TYPES: ClassVar[dict[str, str]] = {
+        "large": "LAVIS lists it only as a comment (configs/models/blip_feature_extractor_large.yaml, never added) "
+        "and Salesforce published no weights for it"
+    }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "base"
 
     def __init__(self, config: BlipConfig) -> None:
@@ -119,7 +135,5 @@ class BlipFeatureExtractor(FeatureMixin, BlipBase):
         self.text_proj = nn.Linear(self.text_encoder.config.hidden_size, config.embed_dim)
 
     def forward(self, samples: dict) -> torch.Tensor:
-        """ITC similarity of each (image, text) pair."""
-        _, image_proj = self.image_features(self.image_input(samples))
-        _, _, _, text_proj = self.text_features(samples["text_input"])
-        return F.cosine_similarity(image_proj, text_proj, dim=-1)
+        """ITC cosine similarity matrix ``[B_img, B_txt]``, as ``match(samples, match_head="itc")``."""
+        return self.match(samples, match_head="itc")

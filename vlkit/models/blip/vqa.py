@@ -20,7 +20,8 @@ class BlipVQA(DecodingMixin, BlipBase):
     """Question ([ENC] + image) → answer decoder. Video types concatenate frame features (zero-shot)."""
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = {
-        t: f"configs/models/blip_vqa/{t}.yaml" for t in ("vqav2", "vqav2_capfilt_large", "msrvtt_qa", "msvd_qa", "tiny")
+        t: f"configs/models/blip_vqa/{t}.yaml"
+        for t in ("vqav2", "okvqa", "aokvqa", "vqav2_129m", "vqav2_capfilt_large", "msrvtt_qa", "msvd_qa", "tiny")
     }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "vqav2"
     HF_ARCH: ClassVar[str] = "vqa"
