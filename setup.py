@@ -30,7 +30,7 @@ EXTRAS = {
     # (docs/training.md).
     "fairscale": ["fairscale>=0.4.13"],
     "tensorboard": ["tensorboard>=2.14"],
-    "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "ruff>=0.6", "setuptools>=68", "wheel"],
+    "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.6", "setuptools>=68", "wheel"],
 }
 EXTRAS["all"] = sorted({r for k in ("video", "fairscale", "tensorboard") for r in EXTRAS[k]})
 EXTRAS["dev"] = EXTRAS["dev"] + EXTRAS["video"] + EXTRAS["fairscale"]

@@ -16,7 +16,7 @@ from vlkit.common.config import ConfigError
 from vlkit.common.paths import owner_packages, resolve_config_path
 from vlkit.data.annotation_schema import AnnotationSchema, validate_entries
 from vlkit.data.bad_samples import BadSampleCounter, resolve_policy
-from vlkit.data.io import DEFAULT_MAX_IMAGE_PIXELS
+from vlkit.data.io import ALPHA_MODES, DEFAULT_MAX_IMAGE_PIXELS
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,17 @@ class BaseDatasetBuilder:
         requested = on_bad_sample if on_bad_sample not in (None, "auto") else self.cfg.get("on_bad_sample", "auto")
         self.policy = resolve_policy(requested, self.DEFAULT_POLICY)
         self.annotation_skips: dict[str, BadSampleCounter] = {}  # split -> entries skipped when loading
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        """Settings that would silently drop data: refused up front, naming the key."""
+        section = f"datasets.{self.name}"
+        if self.cfg.get("alpha", "composite") not in ALPHA_MODES:
+            raise ConfigError(f"{section}.alpha must be one of {', '.join(ALPHA_MODES)}, got {self.cfg.alpha!r}.")
+        if int(self.cfg.get("max_samples", 0) or 0) < 0:
+            raise ConfigError(f"{section}.max_samples must be 0 (all) or positive, got {self.cfg.max_samples}.")
+        if int(self.cfg.get("max_image_pixels", 1)) <= 0:
+            raise ConfigError(f"{section}.max_image_pixels must be positive, got {self.cfg.max_image_pixels}.")
 
     @classmethod
     def default_config_path(cls, type: str = "default") -> Path:  # noqa: A002 - LAVIS-compatible name
