@@ -43,9 +43,13 @@ setup(
     long_description_content_type="text/markdown",
     license="BSD-3-Clause",
     python_requires=">=3.11",
-    packages=find_packages(include=["vlkit", "vlkit.*"]),
+    # The project configs (projects/, which the checkout keeps at the top level) travel in the wheel as
+    # vlkit/_projects, where config resolution finds `projects/...` paths outside a checkout (vlkit/common/paths.py):
+    # an installed wheel runs `vlkit quickstart` from any directory.
+    packages=[*find_packages(include=["vlkit", "vlkit.*"]), "vlkit._projects"],
+    package_dir={"vlkit._projects": "projects"},
     include_package_data=True,
-    package_data={"vlkit": ["configs/**/*.yaml", "models/assets/*"]},
+    package_data={"vlkit": ["configs/**/*.yaml", "models/assets/*"], "vlkit._projects": ["**/*.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["vlkit = vlkit.cli:entry_point"]},

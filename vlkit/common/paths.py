@@ -7,7 +7,8 @@ Config paths (project files, model and dataset YAMLs) resolve in this order:
    ``my_plugin:configs/models/base.yaml``), and nowhere else;
 3. a relative path: relative to each of the *owner* packages a caller names (the package of the model or
    builder class that lists the path, so a plugin's YAMLs resolve from any working directory), then the
-   working directory, then the ``vlkit`` package (``configs/...``).
+   working directory, then the ``vlkit`` package (``configs/...``), then the project configs shipped with
+   vlkit (``projects/...``, so an installed wheel runs ``vlkit quickstart`` from any directory).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 
 # ``package.sub:relative/path``; a URL (``scheme://``) is not one (absolute paths are handled before).
 _QUALIFIED = re.compile(r"^(?P<package>[A-Za-z_][\w.]*):(?P<rel>[^/\\].*)$")
+# The project configs live in ``projects/`` of a checkout; a wheel carries them as ``vlkit/_projects``.
+PROJECTS_PREFIX = "projects"
+PACKAGED_PROJECTS = "_projects"
 
 
 def cache_root() -> Path:
@@ -77,6 +81,11 @@ def config_candidates(path: str | Path, owners: Iterable[str] = ()) -> list[Path
         return [where / qualified["rel"]]
     candidates = [d / p for d in (package_dir(o) for o in owners) if d is not None]
     candidates += [Path.cwd() / p, package_root() / p]
+    if p.parts and p.parts[0] == PROJECTS_PREFIX:
+        checkout = package_root().parent
+        if (checkout / "setup.py").is_file():  # vlkit imported from a source checkout (editable install)
+            candidates.append(checkout / p)
+        candidates.append(package_root() / PACKAGED_PROJECTS / Path(*p.parts[1:]))
     return list(dict.fromkeys(candidates))
 
 
