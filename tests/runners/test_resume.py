@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.runners.conftest import cli_command, final_weights, max_abs_diff, read_log, subprocess_env
+from tests.runners.conftest import final_weights, max_abs_diff, read_log
 from vlkit.runners.checkpointing import step_checkpoints
 
 RunToy = Callable[..., dict[str, Any]]
@@ -53,42 +50,6 @@ def test_auto_resume_reuses_the_latest_job_dir(run_toy: RunToy) -> None:
 def test_auto_resume_without_checkpoint_starts_fresh(run_toy: RunToy) -> None:
     summary = run_toy("run.max_epoch=1", "run.resume_ckpt_path=auto")
     assert summary["global_step"] == 6
-
-
-@pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(
-    run_toy: RunToy, toy_cfg_path: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "out"
-    opts = ["run.max_epoch=3", "datasets._toy_runner_data.n_train=48", "run.save_every_n_steps=5"]
-    cmd = cli_command(
-        "train", "--cfg-path", str(toy_cfg_path), "--options", f"run.output_dir={out}", "run.job_name=killed", *opts
-    )
-    proc = subprocess.Popen(
-        [*cmd, "run.toy_step_sleep=0.1"], env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    ckpt_dir = out / "killed" / "checkpoints"
-    deadline = time.monotonic() + 60
-    try:
-        # 12 updates per epoch: wait for the mid-epoch checkpoint at step 15 (epoch 1), then kill hard.
-        while not any(step >= 15 for step, _ in step_checkpoints(ckpt_dir)):
-            assert proc.poll() is None, f"training ended early: {proc.stderr.read().decode()[-2000:]}"
-            assert time.monotonic() < deadline, "no mid-epoch checkpoint within 60 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-    assert max(step for step, _ in step_checkpoints(ckpt_dir)) < 36  # it really was interrupted
-
-    resumed = subprocess.run(
-        [*cmd, "run.resume_ckpt_path=auto"], env=subprocess_env(), capture_output=True, text=True, timeout=120
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    reference = run_toy(*opts, "run.job_name=reference")
-    assert max_abs_diff(final_weights(reference["job_dir"]), final_weights(out / "killed")) <= 1e-6
-    steps = [r["step"] for r in read_log(out / "killed") if r["type"] == "train"]
-    assert steps[-1] == 36 and set(range(1, 37)) <= set(steps)  # the log covers the whole run
 
 
 def test_worker_processes_do_not_change_data_or_resume(run_toy: RunToy, tmp_path: Path) -> None:

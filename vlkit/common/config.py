@@ -96,6 +96,7 @@ class RunConfig:
     grad_clip: float = 0.0
     amp: str = "none"  # none | bf16 | fp16
     grad_checkpointing: bool = False
+    deterministic: bool | None = None  # None: on for CPU, off for GPU (see docs/training.md)
     num_workers: int = 2
     # splits and evaluation
     train_splits: list[str] = field(default_factory=lambda: ["train"])

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
 from vlkit.common.config import Config, ConfigError
+from vlkit.common.determinism import configure_determinism
 from vlkit.common.dist import all_gather_object, all_reduce_sum, barrier, get_rank, get_world_size, is_main_process
 from vlkit.common.registry import registry
 from vlkit.data.bad_samples import format_skip_events, merge_skip_events
@@ -81,6 +82,7 @@ class RunnerBase:
         self.job_dir = Path(job_dir)
         self.rank, self.world_size = get_rank(), get_world_size()
         self.device = resolve_device(run.device)
+        configure_determinism(run.deterministic, self.device)
         if run.grad_checkpointing:
             if not hasattr(model, "set_grad_checkpointing"):
                 raise ConfigError(

@@ -223,7 +223,8 @@ class ContrastiveHeads(nn.Module):
         image_embeds_all = all_gather_with_grad(image_embeds) if all_ranks else image_embeds
         ids_all = concat_all_gather(enc_ids) if all_ranks else enc_ids
         atts_all = concat_all_gather(text_atts) if all_ranks else text_atts
-        image_embeds_neg = image_embeds_all[neg_image]
+        # index_select, not x[idx]: its backward adds repeated rows in order (x[idx] adds them atomically on CPU)
+        image_embeds_neg = image_embeds_all.index_select(0, neg_image)
         text_ids_neg, text_atts_neg = ids_all[neg_text], atts_all[neg_text]
         ids = torch.cat([enc_ids, enc_ids, text_ids_neg], dim=0)
         atts = torch.cat([text_atts, text_atts, text_atts_neg], dim=0)
