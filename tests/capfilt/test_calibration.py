@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.capfilt.conftest import COLOURS, fake_caption_fn, fake_match_fn, fake_transform
 from tests.capfilt.test_job import make_cfg
-from vlkit.capfilt.calibration import heldout_pairs, youden_threshold
+from vlkit.capfilt.calibration import heldout_pairs, keep_matches_threshold, youden_threshold
 from vlkit.capfilt.config import CapFiltConfig, WebDataConfig, load_capfilt_config
 from vlkit.capfilt.job import CapFiltJob
 from vlkit.common.config import ConfigError
@@ -40,6 +40,16 @@ def test_youden_threshold_separates_best() -> None:
         youden_threshold([], [0.1])
 
 
+def test_keep_matches_threshold_is_the_quantile_of_the_match_scores() -> None:
+    matches = [i / 10 for i in range(1, 11)]  # 0.1 .. 1.0
+    got = keep_matches_threshold(matches, [0.05, 0.15, 0.95], keep=0.9)
+    assert got["threshold"] == pytest.approx(0.2) and got["matches_kept"] == 0.9
+    assert got["mismatches_kept"] == pytest.approx(0.3333, abs=1e-4)
+    assert keep_matches_threshold(matches, [0.0], keep=0.05)["threshold"] == pytest.approx(1.0)  # at least one kept
+    with pytest.raises(ValueError, match="both"):
+        keep_matches_threshold([0.5], [], keep=0.9)
+
+
 def test_heldout_pairs_pair_each_image_with_its_own_and_anothers_captions(heldout: Path, tmp_path: Path) -> None:
     cfg = CapFiltConfig(data=WebDataConfig(annotations="w.json", heldout_annotations=str(heldout)))
     matches, mismatches = heldout_pairs(cfg)
@@ -51,17 +61,19 @@ def test_heldout_pairs_pair_each_image_with_its_own_and_anothers_captions(heldou
         heldout_pairs(cfg)
 
 
+@pytest.mark.parametrize(("rule", "threshold"), [("youden", 0.5), ("keep_matches", 0.9)])
 def test_auto_threshold_is_calibrated_reported_and_used(
-    web_data: dict[str, Path], heldout: Path, tmp_path: Path
+    web_data: dict[str, Path], heldout: Path, tmp_path: Path, rule: str, threshold: float
 ) -> None:
     cfg = make_cfg(web_data, tmp_path / "out", itm_threshold="auto")
+    cfg.calibration_rule = rule
     cfg.data.heldout_annotations, cfg.data.heldout_images_root = str(heldout), str(heldout.parent)
     report = CapFiltJob(cfg, fake_caption_fn, fake_match_fn, fake_transform).run()
     cal = report["calibration"]
     # the fake filter scores 0.9 for the right colour and 0.1 otherwise: any cut between them is perfect
     assert cal["matching_pairs"] == 12 and cal["mismatching_pairs"] == 12
     assert cal["matches_kept"] == 1.0 and cal["mismatches_kept"] == 0.0
-    assert report["itm_threshold"] == cal["threshold"] == pytest.approx(0.5)
+    assert report["itm_threshold"] == cal["threshold"] == pytest.approx(threshold, abs=2e-6)
     assert report["counts"]["web_removed"] == 8 and report["noise_filter"]["precision"] == 1.0
     assert json.loads((tmp_path / "out" / "work" / "calibration.json").read_text()) == cal
 
@@ -80,3 +92,8 @@ def test_auto_without_heldout_pairs_names_the_key(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=r"capfilt\.itm_threshold must be a probability in \[0, 1\] or 'auto'"):
             load_capfilt_config(path, [f"capfilt.itm_threshold={bad}"])
     assert load_capfilt_config(path, ["capfilt.itm_threshold=0.3"]).itm_threshold == 0.3
+    ok = ["capfilt.data.heldout_annotations=val.json"]
+    with pytest.raises(ConfigError, match=r"capfilt\.calibration_rule must be 'keep_matches' or 'youden'"):
+        load_capfilt_config(path, [*ok, "capfilt.calibration_rule=best"])
+    with pytest.raises(ConfigError, match=r"capfilt\.calibration_keep must be in \(0, 1\)"):
+        load_capfilt_config(path, [*ok, "capfilt.calibration_keep=1.0"])

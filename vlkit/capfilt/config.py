@@ -80,6 +80,8 @@ class CapFiltConfig:
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     num_captions: int = 1
     itm_threshold: Any = 0.5  # a probability (the paper: 0.5), or "auto": calibrated (vlkit's extension)
+    calibration_rule: str = "keep_matches"  # itm_threshold auto: keep_matches | youden (see docs/capfilt.md)
+    calibration_keep: float = 0.9  # keep_matches: the share of held-out human captions the threshold keeps
     filter_web_texts: bool = True
     filter_synthetic_texts: bool = True
     image_size: int = 0  # 0 = the filter model's own image size
@@ -141,6 +143,12 @@ def capfilt_config_from_node(node: object, source: str) -> CapFiltConfig:
                 f"{source}: capfilt.itm_threshold is 'auto' but capfilt.data.heldout_annotations is not set: "
                 "name held-out human pairs (e.g. the val split's annotation file) to calibrate it on."
             )
+        if cfg.calibration_rule not in ("keep_matches", "youden"):
+            raise ConfigError(
+                f"{source}: capfilt.calibration_rule must be 'keep_matches' or 'youden', got {cfg.calibration_rule!r}."
+            )
+        if not 0.0 < cfg.calibration_keep < 1.0:
+            raise ConfigError(f"{source}: capfilt.calibration_keep must be in (0, 1), got {cfg.calibration_keep}.")
     elif isinstance(cfg.itm_threshold, bool) or not isinstance(cfg.itm_threshold, int | float):
         raise ConfigError(f"{source}: capfilt.itm_threshold must be a probability in [0, 1] or 'auto'.")
     elif not 0.0 <= cfg.itm_threshold <= 1.0:
