@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check vlkit tests benchmarks examples setup.py
 
 test: lint
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format vlkit tests benchmarks examples setup.py
