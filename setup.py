@@ -26,7 +26,7 @@ INSTALL_REQUIRES = [
 EXTRAS = {
     # Video decoding: decord when it has a wheel for the platform, PyAV everywhere else.
     "video": ["av>=12.0", "decord>=0.6; platform_machine == 'x86_64' and sys_platform == 'linux'"],
-    # fairscale is optional: vlkit uses torch-native activation checkpointing and DDP; it ships no FSDP runner
+    # fairscale is optional: vlkit uses torch-native activation checkpointing, DDP and FSDP2 (run.strategy)
     # (docs/training.md).
     "fairscale": ["fairscale>=0.4.13"],
     "tensorboard": ["tensorboard>=2.14"],

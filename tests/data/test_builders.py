@@ -30,7 +30,10 @@ def test_every_real_builder_has_a_twin_or_is_web() -> None:
         "conceptual_captions_3m",
         "conceptual_captions_12m",
         "sbu_caption",
+        "vg_caption",
         "laion",
+        "ccs_bootstrapped",
+        "laion_bootstrapped",
         "image_text_json",
     ):
         assert real in names
@@ -142,3 +145,20 @@ def test_twins_default_to_the_cache_world_and_root_can_point_elsewhere(tmp_path,
     )
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         load_dataset("shapes_coco_caption", **{"build_info.root": str(tmp_path)})
+
+
+def test_vg_caption_builds_blips_region_description_pairs(tmp_path) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    (tmp_path / "images" / "VG_100K").mkdir(parents=True)
+    Image.new("RGB", (40, 30), "green").save(tmp_path / "images" / "VG_100K" / "1.jpg")
+    (tmp_path / "annotations").mkdir()
+    pairs = [{"image": "VG_100K/1.jpg", "caption": "a green wall"}, {"image": "VG_100K/1.jpg", "caption": "grass"}]
+    (tmp_path / "annotations" / "vg_caption.json").write_text(json.dumps(pairs))
+    train = load_dataset("vg_caption", **{"build_info.root": str(tmp_path)})["train"]
+    first, second = train[0], train[1]
+    assert first["image"].shape == (3, 224, 224) and first["text_input"] == "a green wall"
+    assert first["image_id"] == second["image_id"]  # two regions of one image are one image in ITC
+    (tmp_path / "annotations" / "vg_caption.json").unlink()
+    with pytest.raises(FileNotFoundError, match="vlkit data download vg_caption"):
+        load_dataset("vg_caption", **{"build_info.root": str(tmp_path)})

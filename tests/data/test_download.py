@@ -15,11 +15,35 @@ from vlkit.cli import run
 from vlkit.data.download import fetch
 
 
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files and honours ``Range: bytes=N-`` (as cloud storage does); records the ranges asked for."""
+
+    ranges: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        spec = self.headers.get("Range")
+        path = Path(self.translate_path(self.path))
+        if not spec or not path.is_file():
+            return super().do_GET()
+        RangeHandler.ranges.append(spec)
+        data = path.read_bytes()
+        start = int(spec.removeprefix("bytes=").split("-")[0])
+        if start >= len(data):
+            self.send_error(416)
+            return
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     served = tmp_path / "served"
     served.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    RangeHandler.ranges = []
+    handler = partial(RangeHandler, directory=str(served))
     handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -41,6 +65,37 @@ def test_fetch_verifies_sha256(server: tuple[str, Path], tmp_path: Path) -> None
     assert not (tmp_path / "out" / "b.json").exists() and not (tmp_path / "out" / "b.json.part").exists()
     with pytest.raises(RuntimeError, match="Could not download"):
         fetch(f"{url}/missing.json", tmp_path / "out" / "c.json", progress=False)
+
+
+def test_an_interrupted_download_resumes_where_it_stopped(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, served = server
+    payload = b"".join(b'{"image": "VG_100K/%d.jpg", "caption": "a tree"},' % i for i in range(2000))
+    (served / "vg_caption.json").write_bytes(payload)
+    target = tmp_path / "out" / "vg_caption.json"
+    target.parent.mkdir()
+    target.with_name("vg_caption.json.part").write_bytes(payload[:1000])  # what an interrupted run left
+    good = hashlib.sha256(payload).hexdigest()
+    assert fetch(f"{url}/vg_caption.json", target, sha256=good, progress=False).read_bytes() == payload
+    assert RangeHandler.ranges == ["bytes=1000-"] and not target.with_name("vg_caption.json.part").exists()
+    # a partial file already complete (the rename was interrupted): the server answers 416, the file is kept
+    other = tmp_path / "out" / "again.json"
+    other.with_name("again.json.part").write_bytes(payload)
+    (served / "again.json").write_bytes(payload)
+    assert fetch(f"{url}/again.json", other, sha256=good, progress=False).read_bytes() == payload
+
+
+def test_pretraining_annotations_download(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, served = server
+    for name in ("vg_caption.json", "sbu.json", "ccs_synthetic_filtered_large.json"):
+        (served / name).write_text('[{"url": "http://x/1.jpg", "caption": "c"}]')
+    for builder, rel in (
+        ("vg_caption", "annotations/vg_caption.json"),
+        ("sbu_caption", "annotations/sbu.json"),
+        ("ccs_bootstrapped", "annotations/ccs_synthetic_filtered_large.json"),
+    ):
+        root = tmp_path / builder
+        assert run(["data", "download", builder, "--root", str(root), "--base-url", url, "--no-progress"]) == 0
+        assert (root / rel).read_text().startswith("[{")
 
 
 def test_cli_downloads_a_builders_annotations_from_a_base_url(server: tuple[str, Path], tmp_path: Path) -> None:

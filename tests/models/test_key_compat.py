@@ -38,6 +38,7 @@ REFERENCE["itm_large"] = {k: v for k, v in REFERENCE["retrieval_large"].items() 
 CASES = [
     ("blip_pretrain", "base", "pretrain_base"),
     ("blip_pretrain", "base_129m", "pretrain_base"),
+    ("blip_pretrain", "base_14m", "pretrain_base"),
     ("blip_pretrain", "large", "pretrain_large"),
     ("blip_caption", "base_coco", "caption_base"),
     ("blip_caption", "base_coco_original", "caption_base"),
@@ -61,6 +62,7 @@ CASES = [
     ("blip_image_text_matching", "large", "itm_large"),
     ("blip_feature_extractor", "base", "feature_extractor_base"),
     ("blip_feature_extractor", "base_129m", "feature_extractor_base"),
+    ("blip_feature_extractor", "base_14m", "feature_extractor_base"),
 ]
 
 

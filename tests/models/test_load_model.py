@@ -42,6 +42,25 @@ def test_pretrained_false_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not model.training and model.device.type == "meta"
 
 
+def test_a_model_without_weights_says_so(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    with caplog.at_level("WARNING", logger="vlkit.models.base_model"):
+        model = load_model("blip_caption", "tiny", pretrained=False)
+    assert model.load_report.random_init and "pretrained=False" in model.load_report.summary()
+    assert any("blip_caption/tiny has random weights (pretrained=False)" in r.message for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vlkit.models.base_model"):
+        model = load_model("blip_caption", "tiny")  # pretrained=True, but the tiny YAML names no weights
+    assert model.load_report.random_init and "names no weights" in model.load_report.summary()
+    assert any("has random weights" in r.message for r in caplog.records)
+    # weights given as checkpoint=: no random-weights warning, and the report is the loading's
+    path = model.save_checkpoint(tmp_path / "cap.safetensors")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vlkit.models.base_model"):
+        again = load_model("blip_caption", "tiny", checkpoint=path)
+    assert not again.load_report.random_init and again.load_report.source == str(path)
+    assert not any("random weights" in r.message for r in caplog.records)
+
+
 def test_load_model_and_preprocess_gives_train_and_eval_processors() -> None:
     from PIL import Image
 

@@ -124,3 +124,17 @@ def test_torchrun_resume_restores_every_ranks_rng(toy_cfg_path: Path, tmp_path: 
     shutil.copy(first, out / "resumed" / "checkpoints")
     _torchrun(toy_cfg_path, out, "run.job_name=resumed", "run.resume_ckpt_path=auto", *opts)
     assert max_abs_diff(final_weights(out / "full"), final_weights(out / "resumed")) == 0.0
+
+
+@pytest.mark.slow
+def test_torchrun_fsdp_trains_resumes_and_matches_ddp(toy_cfg_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    opts = ["run.batch_size_train=4", "run.save_every_n_steps=2", "run.keep_last_n=0", "model.dropout=0.0"]
+    _torchrun(toy_cfg_path, out, "run.job_name=ddp", *opts)
+    _torchrun(toy_cfg_path, out, "run.job_name=fsdp", "run.strategy=fsdp", *opts)
+    assert max_abs_diff(final_weights(out / "ddp"), final_weights(out / "fsdp")) <= 1e-6
+    first = step_checkpoints(out / "fsdp" / "checkpoints")[0][1]  # mid-epoch, gathered by the sharded run
+    (out / "resumed" / "checkpoints").mkdir(parents=True)
+    shutil.copy(first, out / "resumed" / "checkpoints")
+    _torchrun(toy_cfg_path, out, "run.job_name=resumed", "run.strategy=fsdp", "run.resume_ckpt_path=auto", *opts)
+    assert max_abs_diff(final_weights(out / "fsdp"), final_weights(out / "resumed")) <= 1e-6

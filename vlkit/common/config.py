@@ -121,6 +121,7 @@ class RunConfig:
     # added for the runner
     job_name: str | None = None  # sub-directory of output_dir; None = a timestamp
     find_unused_parameters: bool = False  # DDP: models with branches unused in some steps
+    strategy: str = "ddp"  # several ranks: ddp (replicas) | fsdp (FSDP2 fully_shard over the ViT and MED blocks)
 
 
 def _suggest(name: str, options: Sequence[str]) -> str:

@@ -1,10 +1,11 @@
-"""``vlkit data download NAME``: fetch a dataset's public annotation files (atomic, verified, with progress)."""
+"""``vlkit data download NAME``: fetch a dataset's public annotation files (atomic, resumable, verified)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +17,10 @@ logger = logging.getLogger(__name__)
 def fetch(url: str, target: Path, sha256: str | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``target`` unless it is already there (and matches ``sha256``).
 
+    The bytes go to ``<target>.part`` first; an interrupted download is resumed from where it stopped (an
+    HTTP ``Range`` request; a server that ignores it sends the whole file again) and the file is renamed
+    into place only when complete and verified.
+
     Raises:
         RuntimeError: naming the URL on a network error or a checksum mismatch (the partial file is removed).
     """
@@ -25,21 +30,43 @@ def fetch(url: str, target: Path, sha256: str | None = None, progress: bool = Tr
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
-    digest = hashlib.sha256()
+    have = tmp.stat().st_size if tmp.is_file() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress) as bar:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            resumed = have > 0 and resp.status == 206
+            if have and not resumed:
+                logger.info("%s: the server does not resume downloads; fetching it again", url)
+            length = int(resp.headers.get("Content-Length") or 0)
+            total = (length + (have if resumed else 0)) or None
+            with (
+                open(tmp, "ab" if resumed else "wb") as out,
+                tqdm(
+                    total=total,
+                    initial=have if resumed else 0,
+                    unit="B",
+                    unit_scale=True,
+                    desc=target.name,
+                    disable=not progress,
+                ) as bar,
+            ):
                 while chunk := resp.read(1 << 16):
                     out.write(chunk)
-                    digest.update(chunk)
                     bar.update(len(chunk))
-    except OSError as err:
+    except urllib.error.HTTPError as err:
+        if not (err.code == 416 and have):  # 416: the partial file already holds every byte
+            raise RuntimeError(f"Could not download {url}: {err}") from None
+    except OSError as err:  # the partial file stays, so the next call resumes it
+        raise RuntimeError(
+            f"Could not download {url}: {err}. Run the same command again to resume ({tmp} keeps what arrived), "
+            f"or fetch the file yourself to {target}."
+        ) from None
+    actual = _sha256(tmp)
+    if sha256 is not None and actual != sha256:
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"Could not download {url}: {err}") from None
-    if sha256 is not None and digest.hexdigest() != sha256:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"Checksum mismatch for {url}: expected sha256 {sha256}, got {digest.hexdigest()}.")
+        raise RuntimeError(f"Checksum mismatch for {url}: expected sha256 {sha256}, got {actual}.")
+    if sha256 is None:
+        logger.info("%s: sha256 %s (none recorded for this file; set the config's sha256 to pin it)", target, actual)
     os.replace(tmp, target)
     return target
 

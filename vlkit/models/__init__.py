@@ -55,7 +55,8 @@ def load_model(
         checkpoint: Weights to load instead of the type's released ones: a URL, a ``.pth`` (original
             ``{"model": ...}`` or a bare state dict), a ``.safetensors`` file (a ``save_checkpoint`` file
             also restores the config saved beside it) or a transformers BLIP directory.
-        pretrained: Load the released weights named by the YAML; ``False`` gives random weights and no I/O.
+        pretrained: Load the released weights named by the YAML; ``False`` gives random weights and no I/O
+            (a logged warning; ``model.load_report.random_init`` is True).
         strict: Fail on missing/unexpected ``checkpoint`` keys (``False`` keeps the matching ones, e.g.
             pre-training weights into a task model).
         **overrides: ``model:`` config keys to change (e.g. ``image_size=224``).
@@ -70,7 +71,9 @@ def load_model(
         cfg = OmegaConf.merge(cfg, saved)
     cfg = OmegaConf.merge(cfg, overrides)
     cfg.model_type = model_type
-    model = model_cls.from_config(cfg, load_weights=pretrained and checkpoint is None)
+    model = model_cls.from_config(
+        cfg, load_weights=pretrained and checkpoint is None, announce_random=checkpoint is None
+    )
     if checkpoint is not None:
         model.load_checkpoint(checkpoint, strict=strict)
     model = model.to(device)

@@ -33,6 +33,7 @@ class BaseModel(nn.Module):
     HF_ARCH: ClassVar[str | None] = None
 
     config: Any
+    load_report: LoadReport | None = None  # what the last weight loading did (random_init when none)
 
     @classmethod
     def default_config_path(cls, model_type: str) -> Path:
@@ -49,21 +50,44 @@ class BaseModel(nn.Module):
         return to_dataclass(node, cls.CONFIG_CLASS)
 
     @classmethod
-    def from_config(cls, cfg: DictConfig | dict, load_weights: bool = True) -> BaseModel:
+    def from_config(cls, cfg: DictConfig | dict, load_weights: bool = True, announce_random: bool = True) -> BaseModel:
         """Build the architecture from a ``model:`` section, then load the weights it names.
 
         ``load_finetuned``/``finetuned`` are loaded strictly; ``load_pretrained``/``pretrained`` keep only the
         keys this model has (e.g. pre-training weights into a task model), with a logged report. A
         ``finetuned_sha256``/``pretrained_sha256`` config value is checked against the downloaded file.
+        ``init_from`` (where the config class has it) starts from other models' weights instead
+        (:meth:`init_from_sources`). A model left with random weights logs a warning and its
+        ``load_report`` has ``random_init=True`` (``announce_random=False``: the caller loads weights next).
         """
         model = cls(cls.build_config(cfg))
         c = model.config
+        loaded = False
         if load_weights:
             for which, strict in (("finetuned", True), ("pretrained", False)):
                 if getattr(c, f"load_{which}", False) and getattr(c, which, None):
                     model.load_checkpoint(getattr(c, which), strict=strict, sha256=getattr(c, f"{which}_sha256", None))
+                    loaded = True
                     break
+            if not loaded and getattr(c, "init_from", None):
+                model.load_report = model.init_from_sources(c.init_from)
+                loaded = True
+        if not loaded:
+            why = "pretrained=False" if not load_weights else "its config names no weights to load"
+            model.load_report = LoadReport(source=why, random_init=True)
+            if announce_random:
+                name = f"{getattr(c, 'arch', cls.__name__)}/{getattr(c, 'model_type', '?')}"
+                logger.warning(
+                    "%s has random weights (%s): it has not been trained. Load released weights (pretrained=True, or "
+                    "a type whose YAML sets load_pretrained/load_finetuned), a checkpoint=, or model.init_from.",
+                    name,
+                    why,
+                )
         return model
+
+    def init_from_sources(self, sources: Any) -> LoadReport:
+        """Hook: initialise parts of the model from other models' weights (``model.init_from``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support model.init_from.")
 
     @classmethod
     def from_pretrained(cls, model_type: str, load_weights: bool = True, **overrides: Any) -> BaseModel:
@@ -150,6 +174,7 @@ class BaseModel(nn.Module):
             )
         self.load_state_dict(usable, strict=False)
         self.after_load(not_in_checkpoint)
+        self.load_report = report
         (logger.info if strict else logger.warning if report.missing_keys else logger.info)(report.summary())
         return report
 

@@ -34,9 +34,14 @@ class CheckpointError(RuntimeError):
 
 @dataclass
 class LoadReport:
-    """What loading a state dict did."""
+    """What loading a state dict did.
+
+    ``random_init`` marks a model built without any weights (every parameter at its random initial value);
+    ``source`` then says why (e.g. ``pretrained=False``).
+    """
 
     source: str
+    random_init: bool = False
     missing_keys: list[str] = field(default_factory=list)
     unexpected_keys: list[str] = field(default_factory=list)
     interpolated: list[str] = field(default_factory=list)
@@ -47,6 +52,8 @@ class LoadReport:
             more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
             return ", ".join(keys[:limit]) + more
 
+        if self.random_init:
+            return f"random initialisation, no weights loaded ({self.source})"
         parts = [f"loaded {self.source}"]
         for label, keys in (
             ("missing", self.missing_keys),

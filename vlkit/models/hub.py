@@ -87,6 +87,13 @@ def download(url: str, sha256: str | None = None, cache_dir: Path | None = None)
             ) from err
         if local != target:  # iopath's layout is ours; this only guards against it changing
             local.replace(target)
+        if not sha256:
+            # Salesforce publishes no checksums for its releases: record what arrived, so it can be pinned
+            logger.info(
+                "sha256 of %s: %s (no expected value was given; pin it with the model YAML's `*_sha256`)",
+                target,
+                sha256_of(target),
+            )
     if sha256:
         _verify(target, url, sha256)
     return target

@@ -221,9 +221,13 @@ class MedLayer(nn.Module):
         self_mask: torch.Tensor | None,
         is_causal: bool,
         past_self_kv: KV | None,
-        cross: KV | list[KV] | None,
+        cross: KV | list[KV] | torch.Tensor | list[torch.Tensor] | None,
         cross_mask: torch.Tensor | list[torch.Tensor | None] | None,
-    ) -> tuple[torch.Tensor, KV]:
+    ) -> tuple[torch.Tensor, KV, KV | list[KV] | None]:
+        """``cross`` is the cached cross-attention K/V, or the image features to project (inside this forward,
+        so a sharded layer's weights are gathered for it); returns the hidden states and both K/V."""
+        if isinstance(cross, torch.Tensor) or (isinstance(cross, list) and isinstance(cross[0], torch.Tensor)):
+            cross = self.cross_kv(cross)
         k, v = self.attention.self.project_kv(hidden)
         if past_self_kv is not None:
             k, v = torch.cat([past_self_kv[0], k], dim=2), torch.cat([past_self_kv[1], v], dim=2)
@@ -231,7 +235,7 @@ class MedLayer(nn.Module):
         if cross is not None:
             hidden = self.crossattention(hidden, cross, cross_mask)
         hidden = self.output(F.gelu(self.intermediate.dense(hidden)), hidden)
-        return hidden, (k, v)
+        return hidden, (k, v), cross
 
 
 class MedEmbeddings(nn.Module):
@@ -337,12 +341,10 @@ class MedTextModel(nn.Module):
         for i, layer in enumerate(self.encoder.layer):
             cross = None
             if use_cross:
-                if cache is not None and cache.cross_kv and cache.cross_kv[i] is not None:
-                    cross = cache.cross_kv[i]
-                else:
-                    cross = layer.cross_kv(encoder_hidden_states)
+                cached = cache is not None and cache.cross_kv and cache.cross_kv[i] is not None
+                cross = cache.cross_kv[i] if cached else encoder_hidden_states
             past_kv = cache.self_kv[i] if cache is not None and cache.self_kv else None
-            hidden, kv = layer(hidden, self_mask, is_causal, past_kv, cross, cross_mask)
+            hidden, kv, cross = layer(hidden, self_mask, is_causal, past_kv, cross, cross_mask)
             if new_cache is not None:
                 new_cache.self_kv.append(kv)
                 new_cache.cross_kv.append(cross)

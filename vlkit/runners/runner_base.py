@@ -37,6 +37,7 @@ from vlkit.runners.evaluation import Metrics, SplitEvaluator, best_candidate, is
 from vlkit.runners.logging import RunLogger, format_summary, progress, progress_enabled
 from vlkit.runners.optim import build_optimizer
 from vlkit.runners.sampling import TrainBatches, collate_fn_of, move_to_device
+from vlkit.runners.strategy import build_strategy
 from vlkit.runners.train_state import LossWindow, TrainState
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ class RunnerBase:
                 )
             model.set_grad_checkpointing(True)
         self.model = model.to(self.device)
-        self.train_model: nn.Module = self.model  # DDP-wrapped when training on several ranks
+        self.train_model: nn.Module = self.model  # DDP-wrapped (or FSDP-sharded) when training on several ranks
+        self.strategy = build_strategy(run.strategy, self.world_size, self.device, run.find_unused_parameters)
         self.amp = MixedPrecision(run.amp, self.device)
         self.log = RunLogger(self.job_dir, run.tensorboard)
         self.ckpt = CheckpointManager(self.job_dir, run.keep_last_n)
@@ -105,12 +107,8 @@ class RunnerBase:
         self.train_batches: TrainBatches | None = None
 
     def _wrap_ddp(self, model: nn.Module) -> nn.Module:
-        if self.world_size == 1 or not any(p.requires_grad for p in model.parameters()):
-            return model
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(
-            model, device_ids=ids, find_unused_parameters=self.run_cfg.find_unused_parameters
-        )
+        """The module to train: ``run.strategy`` (DDP replicas or FSDP shards) on several ranks."""
+        return self.strategy.wrap(model)
 
     # ----- what an epoch is (overridden by the iteration-based runner) -----
     @property
@@ -153,8 +151,8 @@ class RunnerBase:
     def _checkpoint_state(self) -> dict[str, Any]:
         rng = all_gather_object(capture_rng_state())  # every rank's RNG, so each resumes its own dropout stream
         return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "model": self.strategy.model_state(self.model),
+            "optimizer": self.strategy.optimizer_state(self.model, self.optimizer),
             "lr_sched": self.lr_sched.state_dict(),
             "scaler": self.amp.state_dict(),
             "rng": rng,
@@ -194,8 +192,8 @@ class RunnerBase:
         if path is None:
             return
         ckpt = load_checkpoint_file(path)
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.strategy.load_model_state(self.model, ckpt["model"])
+        self.strategy.load_optimizer_state(self.model, self.optimizer, ckpt["optimizer"])
         self.lr_sched.load_state_dict(ckpt["lr_sched"])
         self.amp.load_state_dict(ckpt["scaler"])
         self.state = TrainState(**ckpt["train_state"])
@@ -327,8 +325,9 @@ class RunnerBase:
         value = best_candidate(metrics, run.best_metric)
         if value is not None and is_better(value, st.best_metric, run.best_metric_mode):
             st.best_metric, st.best_epoch = value, st.epoch
+            weights = self.strategy.model_state(self.model)  # collective under fsdp
             if is_main_process():
-                self.ckpt.save_best({"model": self.model.state_dict(), "epoch": st.epoch, run.best_metric: value})
+                self.ckpt.save_best({"model": weights, "epoch": st.epoch, run.best_metric: value})
         self.log.log(
             "epoch",
             st.global_step,
@@ -349,7 +348,8 @@ class RunnerBase:
 
     def evaluate_splits(self, splits: list[str], tag: str = "") -> Metrics:
         """Evaluate ``splits`` with the unwrapped model (see :class:`SplitEvaluator`)."""
-        return self.evaluator(self.model, splits, self.state.global_step, self.state.epoch, tag)
+        model = self.strategy.eval_model(self.model)  # whole on every rank (fsdp: gathered from the shards)
+        return self.evaluator(model, splits, self.state.global_step, self.state.epoch, tag)
 
     def train(self) -> dict[str, Any]:
         """Train (resuming if asked), test with the best weights, log and return the summary."""
@@ -362,7 +362,7 @@ class RunnerBase:
         test: Metrics = {}
         if self.run_cfg.test_splits:
             if self.ckpt.best_path.is_file():
-                self.model.load_state_dict(load_checkpoint_file(self.ckpt.best_path)["model"])
+                self.strategy.load_model_state(self.model, load_checkpoint_file(self.ckpt.best_path)["model"])
             test = self.evaluate_splits(list(self.run_cfg.test_splits), tag="_best")
         return self._finish(test)
 

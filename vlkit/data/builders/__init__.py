@@ -14,6 +14,7 @@ from vlkit.data.builders.families import (
     NLVRBuilder,
     NoCapsBuilder,
     RetrievalBuilder,
+    VGCaptionBuilder,
     VideoQABuilder,
     VideoRetrievalBuilder,
     VQABuilder,
@@ -38,7 +39,11 @@ BUILDERS: dict[str, tuple[type[BaseDatasetBuilder], str | None]] = {
     "conceptual_captions_3m": (WebCaptionBuilder, None),
     "conceptual_captions_12m": (WebCaptionBuilder, None),
     "sbu_caption": (WebCaptionBuilder, None),
+    "vg_caption": (VGCaptionBuilder, None),
     "laion": (WebDatasetBuilder, "shapes_web_wds"),
+    # BLIP's released bootstrapped pre-training lists ({url, caption}): the json to fetch, the shards to train on
+    "ccs_bootstrapped": (WebDatasetBuilder, None),
+    "laion_bootstrapped": (WebDatasetBuilder, None),
     "image_text_json": (ImageTextJsonBuilder, None),
 }
 EXTRA_TWINS: dict[str, type[BaseDatasetBuilder]] = {"shapes_web": WebCaptionBuilder}

@@ -133,6 +133,15 @@ class WebCaptionBuilder(ImageTextJsonBuilder):
     IMAGES_HINT = "Download the images with img2dataset (urls from the dataset's release)"
 
 
+class VGCaptionBuilder(ImageTextJsonBuilder):
+    """Visual Genome region descriptions as BLIP pre-trains on them: LAVIS's ``vg_caption.json`` pairs."""
+
+    IMAGES_HINT = (
+        "Download Visual Genome's images.zip and images2.zip (https://cs.stanford.edu/people/rak248/VG_100K_2/) and "
+        "unpack both (annotation paths look like VG_100K/2.jpg and VG_100K_2/1.jpg)"
+    )
+
+
 class WebDatasetBuilder(BaseDatasetBuilder):
     """Webdataset tar shards (``build_info.shards``: a glob or brace pattern) streamed by rank and worker."""
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from vlkit.models.base_model import BaseModel
 from vlkit.models.blip.config import BlipConfig, check_blip_config
+from vlkit.models.checkpoint import LoadReport
 from vlkit.models.med import MedConfig, MedForCausalLM, MedTextModel, med_config
 from vlkit.models.tokenizer import blip_tokenizer
 from vlkit.models.vit import VisionTransformer, vision_config
@@ -68,6 +69,12 @@ class BlipBase(BaseModel):
             label_smoothing=self.config.label_smoothing,
             loss_only=True,
         ).loss
+
+    def init_from_sources(self, sources: Any) -> LoadReport:
+        """``model.init_from``: the ViT from timm, the text towers from BERT, the rest new (see :mod:`init_from`)."""
+        from vlkit.models.init_from import init_from_sources
+
+        return init_from_sources(self, sources)
 
     def no_weight_decay(self) -> set[str]:
         return {f"visual_encoder.{n}" for n in self.visual_encoder.no_weight_decay()}

@@ -45,6 +45,8 @@ class BlipConfig:
     load_finetuned: bool = False
     finetuned: str | None = None
     finetuned_sha256: str | None = None  # checked against the downloaded ``finetuned`` file when set
+    # the paper's start: {vision: timm:<name> | path, text: bert-base-uncased | path} (vlkit.models.init_from)
+    init_from: dict[str, Any] = field(default_factory=dict)
     preprocess: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +68,12 @@ def check_blip_config(config: Any) -> None:
     for key in ("alpha", "label_smoothing"):
         if not 0.0 <= float(getattr(config, key)) <= 1.0:
             problems.append(f"model.{key} must be in [0, 1] (got {getattr(config, key)})")
+    if config.init_from and (config.load_pretrained or config.load_finetuned):
+        which = "load_pretrained" if config.load_pretrained else "load_finetuned"
+        problems.append(
+            f"model.init_from and model.{which}=true both name starting weights; set model.{which}=false to start "
+            f"from init_from (the paper's ImageNet ViT + BERT)"
+        )
     if config.itm_negatives not in ("hard", "random"):
         problems.append(f"model.itm_negatives must be 'hard' or 'random' (got {config.itm_negatives!r})")
     if problems:

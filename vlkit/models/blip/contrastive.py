@@ -35,6 +35,12 @@ def hard_negative_weights(sim: torch.Tensor, same: torch.Tensor) -> torch.Tensor
     return weights
 
 
+def _whole(t: torch.Tensor) -> torch.Tensor:
+    """A parameter as a plain tensor: FSDP-sharded ones (DTensor) are gathered (momentum encoders stay whole)."""
+    full = getattr(t, "full_tensor", None)
+    return full() if full is not None else t
+
+
 def soft_contrastive_loss(sim: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy against soft targets, averaged over rows."""
     return -(F.log_softmax(sim, dim=1) * targets).sum(dim=1).mean()
@@ -102,7 +108,7 @@ class ContrastiveHeads(nn.Module):
         m = self.config.momentum
         for model, model_m in self.momentum_pairs():
             for p, p_m in zip(model.parameters(), model_m.parameters(), strict=True):
-                p_m.mul_(m).add_(p.detach(), alpha=1.0 - m)
+                p_m.mul_(m).add_(_whole(p.detach()), alpha=1.0 - m)
 
     @torch.no_grad()
     def copy_to_momentum(self) -> None:

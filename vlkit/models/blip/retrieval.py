@@ -31,7 +31,7 @@ class BlipPretrain(ContrastiveHeads, FeatureMixin, BlipBase):
     """
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
-        "blip_pretrain", "base", "base_129m", "large", "tiny"
+        "blip_pretrain", "base", "base_14m", "base_129m", "large", "tiny"
     )
     DEFAULT_MODEL_TYPE: ClassVar[str] = "base"
 
@@ -120,7 +120,7 @@ class BlipFeatureExtractor(FeatureMixin, BlipBase):
     """Unimodal (image / text, with 256-d ITC projections) and multimodal features: ``extract_features``."""
 
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = _types(
-        "blip_feature_extractor", "base", "base_129m", "tiny"
+        "blip_feature_extractor", "base", "base_14m", "base_129m", "tiny"
     )
     UNRELEASED_MODEL_TYPES: ClassVar[dict[str, str]] = {
         "large": "LAVIS lists it only as a comment (configs/models/blip_feature_extractor_large.yaml, never added) "
