@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vlkit.cli import run
-from vlkit.pipelines.parallel import dependencies, schedule
+from vlkit.pipelines.parallel import chain_lengths, dependencies, schedule
 from vlkit.pipelines.pipeline import Pipeline, load_pipeline
 
 WORLD = (
@@ -72,6 +72,14 @@ def test_schedule_order_slots_and_failure_cancels_dependents() -> None:
     assert "c (exit 1)" in str(err.value) and "d (not run: depends on c)" in str(err.value)
     assert live[:2] == ["a", "b"] and "e" in live and "d" not in live
     assert max(peak) <= 2
+
+
+def test_stages_heading_the_longest_chains_start_first() -> None:
+    # "leaf" is listed first but nothing waits on it; "pre" heads a three-stage chain (the critical path).
+    deps = {"leaf": set(), "other": set(), "pre": set(), "fine": {"pre"}, "eval": {"fine"}, "x": {"other"}}
+    assert chain_lengths(deps) == {"leaf": 1, "other": 2, "pre": 3, "fine": 2, "eval": 1, "x": 1}
+    order = schedule(deps, 1, lambda n, share: FakeProc(0, 0.0), poll_seconds=0.001)
+    assert order[0] == "pre" and order.index("other") < order.index("leaf")
 
 
 def test_a_stage_every_other_waits_for_gets_all_slots_and_done_stages_start_nothing() -> None:

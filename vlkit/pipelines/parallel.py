@@ -70,6 +70,18 @@ def _dependents(deps: dict[str, set[str]], name: str) -> set[str]:
     return out
 
 
+def chain_lengths(deps: dict[str, set[str]]) -> dict[str, int]:
+    """Stage -> stages on the longest chain that starts with it (1 for a stage nothing waits on)."""
+    memo: dict[str, int] = {}
+
+    def length(name: str) -> int:
+        if name not in memo:
+            memo[name] = 1 + max((length(o) for o, needs in deps.items() if name in needs), default=0)
+        return memo[name]
+
+    return {name: length(name) for name in deps}
+
+
 def schedule(
     deps: dict[str, set[str]],
     jobs: int,
@@ -77,7 +89,10 @@ def schedule(
     poll_seconds: float = 0.5,
     promote: Callable[[str, subprocess.Popen], None] | None = None,
 ) -> list[str]:
-    """Run every stage of ``deps`` (in its order) once its dependencies have succeeded, ``jobs`` at a time.
+    """Run every stage of ``deps`` once its dependencies have succeeded, ``jobs`` at a time.
+
+    Of the stages ready to start, those heading the longest chains of stages go first (the critical path
+    decides when the pipeline ends), in ``deps`` order among equals.
 
     ``start(name, share)`` starts a stage with ``share`` of the ``jobs`` slots: all of them when nothing
     runs and every other pending stage depends on it, else 1; it returns None for a stage already done.
@@ -85,7 +100,8 @@ def schedule(
     alone with every pending stage depending on it. Returns the stages in the order they were started.
     Raises RuntimeError listing failed and cancelled stages.
     """
-    pending = list(deps)
+    chain = chain_lengths(deps)
+    pending = sorted(deps, key=lambda n: -chain[n])  # stable: list order among equal chains
     done: set[str] = set()
     running: dict[str, subprocess.Popen] = {}
     started, failed = [], []
