@@ -13,8 +13,9 @@ For each size and dtype it builds a matching model and a captioner/VQA model wit
   ranked VQA answers.
 
 Random weights make token distributions flat, the hardest case for identical decoding; the gaps of the
-scores themselves do not depend much on that. Released checkpoints are measured the same way with
-``--checkpoint-caption/--checkpoint-itm`` (a path or Hub id) and ``--size base``.
+scores themselves do not depend much on that. Trained or released checkpoints are measured the same way with
+``--checkpoint-caption/--checkpoint-itm`` (a path, a saved directory or a Hub id; ``--size base`` for base
+types) and ``--image-dir`` (real images through the eval processor).
 
     python benchmarks/bench_precision.py [--size tiny|base] [--image-size N] [--images 8] [--dtypes bfloat16 float16]
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+from pathlib import Path
 
 import torch
 
@@ -50,7 +52,10 @@ def _models(size: str, image_size: int, ckpt_caption: str | None, ckpt_itm: str 
         ("blip_vqa", "vqav2", None),
     ):
         torch.manual_seed(0)
-        mtype, over = ("tiny", {} if size == "tiny" else base) if ckpt is None else (base_type, {})
+        if ckpt is None:
+            mtype, over = "tiny", ({} if size == "tiny" else base)
+        else:  # a saved directory restores its own config (vlkit.yaml)
+            mtype, over = ("tiny" if size == "tiny" else base_type), {}
         out.append(
             load_model(name, mtype, pretrained=False, is_eval=True, checkpoint=ckpt, image_size=image_size, **over)
         )
@@ -120,13 +125,23 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["bfloat16", "float16"])
     parser.add_argument("--checkpoint-caption", default=None)
     parser.add_argument("--checkpoint-itm", default=None)
+    parser.add_argument("--image-dir", default=None, help="real images (first --images files, sorted) instead")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     image_size = args.image_size or (64 if args.size == "tiny" else 224)
     models = _models(args.size, image_size, args.checkpoint_caption, args.checkpoint_itm)
-    images = test_images(args.images, image_size)
+    if args.image_dir:
+        from PIL import Image
+
+        from vlkit.processors import load_processor
+
+        vis = load_processor("blip_image_eval", {"image_size": image_size})
+        files = sorted(p for p in Path(args.image_dir).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        images = torch.stack([vis(Image.open(p).convert("RGB")) for p in files[: args.images]])
+    else:
+        images = test_images(args.images, image_size)
     print(f"size={args.size} image_size={image_size} images={args.images} torch={torch.__version__}")
     for name in args.dtypes:
         dtype = resolve_dtype(name)

@@ -78,3 +78,18 @@ def test_bad_input_is_the_pages_error(client: object, test_image: Path) -> None:
             0,
             api_name="/caption",
         )
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--caption-model", "blip_caption:nope"], "blip_caption has the types"),
+        (["--itm-model", "blip_nlvr:nlvr"], "the itm tab takes one of"),
+        (["--dtype", "int8"], "dtype='int8' is not one vlkit runs models in"),
+    ],
+)
+def test_bad_demo_arguments_fail_at_start(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    from vlkit.cli import run
+
+    assert run(["demo", "--device", "cpu", *argv]) == 2
+    assert message in capsys.readouterr().err

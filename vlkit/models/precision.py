@@ -83,10 +83,7 @@ def check_device_dtype(dtype: torch.dtype, device: str | torch.device) -> None:
     if dtype == torch.float32:
         return
     device = torch.device(device)
-    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        error = "this GPU has no bfloat16 support (it needs compute capability 8.0, e.g. A100, or newer)"
-    else:
-        error = _probe(dtype, str(device))
+    error = _probe(dtype, str(device))
     if error is not None:
         other = "bfloat16" if dtype == torch.float16 else "float16"
         raise UnsupportedDtypeError(
