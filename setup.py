@@ -30,10 +30,14 @@ EXTRAS = {
     # (docs/training.md).
     "fairscale": ["fairscale>=0.4.13"],
     "tensorboard": ["tensorboard>=2.14"],
+    # `vlkit demo`: the gradio page (gradio_client, used by its tests, comes with gradio)
+    "demo": ["gradio>=6.31"],
     "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.6", "setuptools>=68", "wheel"],
 }
 EXTRAS["all"] = sorted({r for k in ("video", "fairscale", "tensorboard") for r in EXTRAS[k]})
-EXTRAS["dev"] = EXTRAS["dev"] + EXTRAS["video"] + EXTRAS["fairscale"]
+EXTRAS["all"] = sorted({*EXTRAS["all"], *EXTRAS["demo"]})
+# the demo's browser test drives Debian's chromium with playwright (.ci/run installs chromium when it can)
+EXTRAS["dev"] = EXTRAS["dev"] + EXTRAS["video"] + EXTRAS["fairscale"] + EXTRAS["demo"] + ["playwright>=1.65"]
 
 setup(
     name="vlkit",

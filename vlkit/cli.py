@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "the BLIP story on the synthetic world: noisy vs CapFilt-bootstrapped pre-training",
     ),
     "run": ("vlkit.pipelines.cli", "run a pipeline of stages (train / evaluate / capfilt), skipping finished ones"),
+    "demo": ("vlkit.demo.cli", "a web page to try models: captioning, VQA, image-text matching, zero-shot (gradio)"),
 }
 
 LIST_KINDS = ("models", "processors", "builders", "tasks", "runners", "lr_schedulers")

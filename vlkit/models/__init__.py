@@ -16,17 +16,20 @@ from vlkit.common.config import ConfigError, load_model_default_config
 from vlkit.common.registry import registry
 from vlkit.models import blip  # noqa: F401  (registers the BLIP models)
 from vlkit.models.base_model import BaseModel
-from vlkit.models.checkpoint import CheckpointError, LoadReport
+from vlkit.models.checkpoint import CheckpointError, LoadReport, resolve_hub_id
+from vlkit.models.precision import UnsupportedDtypeError, cast_for_inference
+from vlkit.models.pretrained import VLKIT_CONFIG_FILE
 from vlkit.models.zoo import model_zoo
 
 
 def _saved_config(checkpoint: str | Path | None, name: str) -> DictConfig | None:
-    """The ``model:`` section written by :meth:`BaseModel.save_checkpoint` next to ``checkpoint``, if any."""
+    """The ``model:`` section saved with ``checkpoint``, if any: ``<file>.yaml`` beside a
+    :meth:`BaseModel.save_checkpoint` file, or ``vlkit.yaml`` in a :meth:`BaseModel.save_pretrained` directory."""
     if checkpoint is None or isinstance(checkpoint, dict) or "://" in str(checkpoint):
         return None
     path = Path(checkpoint).expanduser()
-    side = path.with_suffix(".yaml")
-    if path.suffix != ".safetensors" or not side.is_file():
+    side = path / VLKIT_CONFIG_FILE if path.is_dir() else path.with_suffix(".yaml")
+    if (path.suffix != ".safetensors" and not path.is_dir()) or not side.is_file():
         return None
     saved = OmegaConf.load(side)
     saved = saved.model if "model" in saved else saved
@@ -43,6 +46,7 @@ def load_model(
     checkpoint: str | Path | None = None,
     pretrained: bool = True,
     strict: bool = True,
+    dtype: str | torch.dtype | None = None,
     **overrides: Any,
 ) -> BaseModel:
     """Build a registered model.
@@ -54,18 +58,25 @@ def load_model(
         device: Where to put it.
         checkpoint: Weights to load instead of the type's released ones: a URL, a ``.pth`` (original
             ``{"model": ...}`` or a bare state dict), a ``.safetensors`` file (a ``save_checkpoint`` file
-            also restores the config saved beside it) or a transformers BLIP directory.
+            also restores the config saved beside it), a transformers BLIP directory, or a Hugging Face Hub id
+            ``owner/name[@revision]`` (e.g. ``"Salesforce/blip-image-captioning-base"``; fetched into the Hub
+            cache once, ``HF_HUB_OFFLINE=1`` reads only the cache).
         pretrained: Load the released weights named by the YAML; ``False`` gives random weights and no I/O
             (a logged warning; ``model.load_report.random_init`` is True).
         strict: Fail on missing/unexpected ``checkpoint`` keys (``False`` keeps the matching ones, e.g.
             pre-training weights into a task model).
+        dtype: ``"bfloat16"``, ``"float16"``, ``"float32"`` or a ``torch.dtype`` to cast the weights to, for
+            inference (``None``: float32). Outputs stay close to float32 (docs/models.md, "Half precision").
         **overrides: ``model:`` config keys to change (e.g. ``image_size=224``).
 
     Raises:
-        CheckpointError: when the checkpoint cannot be read or does not fit (keys listed by name).
+        CheckpointError: when the checkpoint cannot be read or does not fit (keys listed by name), or a Hub id
+            cannot be resolved (unknown, or offline and not cached).
+        UnsupportedDtypeError: for an unknown ``dtype`` or one ``device`` cannot compute in.
     """
     model_cls = registry.get_model_class(name)
     cfg = load_model_default_config(model_cls, model_type)
+    checkpoint = resolve_hub_id(checkpoint) if checkpoint is not None else None
     saved = _saved_config(checkpoint, name)
     if saved is not None:
         cfg = OmegaConf.merge(cfg, saved)
@@ -76,8 +87,8 @@ def load_model(
     )
     if checkpoint is not None:
         model.load_checkpoint(checkpoint, strict=strict)
-    model = model.to(device)
-    return model.eval() if is_eval else model
+    model = model.eval() if is_eval else model
+    return cast_for_inference(model, dtype, device)
 
 
 def load_preprocess(config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -109,13 +120,14 @@ def load_model_and_preprocess(
     device: str | torch.device = "cpu",
     checkpoint: str | Path | None = None,
     pretrained: bool = True,
+    dtype: str | torch.dtype | None = None,
     **overrides: Any,
 ) -> tuple[BaseModel, dict[str, Any], dict[str, Any]]:
     """``(model, vis_processors, txt_processors)`` as in LAVIS; arguments as :func:`load_model`.
 
     The processors come from the model type's ``preprocess:`` section, each with ``"train"`` and ``"eval"``.
     """
-    model = load_model(name, model_type, is_eval, device, checkpoint, pretrained, **overrides)
+    model = load_model(name, model_type, is_eval, device, checkpoint, pretrained, dtype=dtype, **overrides)
     vis, txt = load_preprocess(model.config)
     return model, vis, txt
 
@@ -124,6 +136,7 @@ __all__ = [
     "BaseModel",
     "CheckpointError",
     "LoadReport",
+    "UnsupportedDtypeError",
     "load_model",
     "load_model_and_preprocess",
     "load_preprocess",

@@ -178,6 +178,30 @@ class BaseModel(nn.Module):
         (logger.info if strict else logger.warning if report.missing_keys else logger.info)(report.summary())
         return report
 
+    def save_pretrained(
+        self,
+        out_dir: str | Path,
+        job_dir: str | Path | None = None,
+        metrics: dict[str, float] | None = None,
+        repo_id: str | None = None,
+    ) -> Path:
+        """Write transformers' BLIP layout + ``vlkit.yaml`` + a ``README.md`` model card to ``out_dir``.
+
+        See :func:`vlkit.models.pretrained.save_pretrained` (caption, retrieval/ITM and VQA models).
+        """
+        from vlkit.models.pretrained import save_pretrained
+
+        return save_pretrained(self, out_dir, job_dir=job_dir, metrics=metrics, repo_id=repo_id)
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> Any:
+        """Upload :meth:`save_pretrained`'s files to the Hugging Face Hub repository ``repo_id`` (created if needed).
+
+        See :func:`vlkit.models.pretrained.push_to_hub` for ``job_dir``, ``metrics``, ``private``, ``token``.
+        """
+        from vlkit.models.pretrained import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the weights as ``.safetensors`` and the model config next to it (``<path>.yaml``)."""
         from dataclasses import asdict

@@ -1,8 +1,10 @@
 """Reading checkpoints in every format vlkit accepts, safely.
 
-Sources: a URL (downloaded once, see :mod:`vlkit.models.hub`), a ``.pth``/``.pt``/``.bin`` in the
+Sources: a URL (downloaded once, see :mod:`vlkit.models.hub`), a Hugging Face Hub id
+(``owner/name[@revision]``, through the Hub cache, see :mod:`vlkit.models.hf_hub`), a ``.pth``/``.pt``/``.bin`` in the
 original format (``{"model": state_dict}``) or a bare state dict, a ``.safetensors`` file, a vlkit
-training checkpoint, or a transformers BLIP directory (``config.json`` + weights), converted on the fly.
+training checkpoint, or a transformers BLIP directory (``config.json`` + weights; a Hub id is one), converted
+on the fly.
 Pickles are read with ``torch.load(weights_only=True)``: arbitrary objects are refused.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from vlkit.models.hf_hub import HubCheckpointError, hub_snapshot, parse_hub_id
 from vlkit.models.hub import download, is_url
 
 logger = logging.getLogger(__name__)
@@ -111,6 +114,22 @@ def _read_hf_dir(path: Path, hf_arch: str | None) -> dict[str, torch.Tensor]:
     return hf_blip_to_vlkit(dict(sd), hf_arch)
 
 
+def resolve_hub_id(source: str | Path) -> str | Path:
+    """The local snapshot directory of a Hugging Face Hub id (fetched into the Hub cache once); other sources
+    unchanged.
+
+    Raises:
+        CheckpointError: naming the id when it is unknown, or offline and not cached.
+    """
+    hub_id = parse_hub_id(source)
+    if hub_id is None:
+        return source
+    try:
+        return hub_snapshot(hub_id)
+    except HubCheckpointError as err:
+        raise CheckpointError(str(err)) from None
+
+
 def read_state_dict(
     source: str | Path | dict, hf_arch: str | None = None, sha256: str | None = None, allow_unsafe_pickle: bool = False
 ) -> dict[str, torch.Tensor]:
@@ -123,9 +142,12 @@ def read_state_dict(
         sd = source
     else:
         text = str(source)
-        path = download(text, sha256=sha256) if is_url(text) else Path(text).expanduser()
+        path = download(text, sha256=sha256) if is_url(text) else Path(resolve_hub_id(source)).expanduser()
         if not path.exists():
-            raise FileNotFoundError(f"Checkpoint {text!r} does not exist (expected a file, a URL or a directory).")
+            raise FileNotFoundError(
+                f"Checkpoint {text!r} does not exist (expected a file, a URL, a directory or a Hugging Face Hub id "
+                f"'owner/name')."
+            )
         if path.is_dir():
             if not (path / "config.json").is_file():
                 raise CheckpointError(f"{path} is a directory without config.json; expected a transformers BLIP dir.")

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from vlkit.models.base_model import BaseModel
 from vlkit.models.checkpoint import HF_CLASS_TO_ARCH
 from vlkit.models.convert_hf import vlkit_to_hf_blip
+
+if TYPE_CHECKING:  # annotations only: BaseModel.save_pretrained imports this module
+    from vlkit.models.base_model import BaseModel
 
 _ARCH_TO_HF_CLASS = {arch: cls for cls, arch in HF_CLASS_TO_ARCH.items()}
 

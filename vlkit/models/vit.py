@@ -128,8 +128,11 @@ class VisionTransformer(nn.Module):
         return {"pos_embed", "cls_token"}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, H, W]`` → ``[B, 1 + N, width]``; other image sizes get interpolated position embeddings."""
-        x = self.patch_embed(images)
+        """``[B, 3, H, W]`` → ``[B, 1 + N, width]``; other image sizes get interpolated position embeddings.
+
+        Images are cast to the encoder's dtype, so fp32 processor output feeds a bf16/fp16 model as is.
+        """
+        x = self.patch_embed(images.to(self.pos_embed.dtype))
         pos = interpolate_pos_embed(self.pos_embed, x.shape[1])
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + pos
         for i, block in enumerate(self.blocks):
