@@ -147,3 +147,12 @@ def test_length_normalization_is_checked_at_load(tmp_path: Path, task: str) -> N
         Config(path, ["run.length_normalization=prompt"])
     msg = str(info.value)
     assert "run.length_normalization must be one of full, generated, got 'prompt'" in msg and str(path) in msg
+
+
+def test_model_alpha_ramp_epochs_is_accepted_with_a_deprecation(tmp_path: Path) -> None:
+    """The key never had an effect: it is dropped with a message saying so (and rejected next release)."""
+    path = tmp_path / "p.yaml"
+    path.write_text("model: {arch: blip_retrieval, model_type: tiny, alpha_ramp_epochs: 3}\nrun: {task: retrieval}\n")
+    with pytest.warns(DeprecationWarning, match=r"model.alpha_ramp_epochs' has no effect"):
+        cfg = Config(path)
+    assert "alpha_ramp_epochs" not in cfg.model_cfg

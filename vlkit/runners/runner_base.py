@@ -1,7 +1,8 @@
 """The epoch-based runner: a thin loop that delegates to the task and to small helper objects.
 
-Per optimiser update the loop calls ``task.train_step(model, samples)`` on ``accum_grad_iters``
-micro-batches; mixed precision and clipping live in :class:`MixedPrecision`, the LR in a registered
+Per optimiser update the loop calls ``task.train_step(model, samples, ctx)`` on ``accum_grad_iters``
+micro-batches (``ctx``: a :class:`~vlkit.tasks.context.StepContext`, the loop's position; the batch carries
+data only); mixed precision and clipping live in :class:`MixedPrecision`, the LR in a registered
 :class:`LRSchedule`, data order in :class:`TrainBatches`, files in :class:`CheckpointManager` and
 :class:`RunLogger`. Subclasses change what an "epoch" is (see :mod:`vlkit.runners.runner_iter`).
 """
@@ -37,6 +38,7 @@ from vlkit.runners.logging import RunLogger, format_summary, progress, progress_
 from vlkit.runners.optim import build_optimizer
 from vlkit.runners.sampling import TrainBatches, collate_fn_of, move_to_device
 from vlkit.runners.train_state import LossWindow, TrainState
+from vlkit.tasks.context import StepContext
 
 if TYPE_CHECKING:
     from vlkit.tasks.base_task import BaseTask
@@ -241,11 +243,12 @@ class RunnerBase:
             if isinstance(samples, dict):
                 st.epoch_skipped += int(samples.get("num_skipped", 0))
                 merge_skip_events(st.epoch_skips, samples.get("skipped", {}))
-                # Where training is, for schedules inside the model (BLIP ramps its ITC alpha up early in training).
-                samples.update(epoch=st.epoch, iters=st.batch_in_epoch, num_iters_per_epoch=n)
+            ctx = StepContext(
+                epoch=st.epoch, step_in_epoch=st.batch_in_epoch, steps_per_epoch=n, global_step=st.global_step
+            )
             with maybe_no_sync(self.train_model, not last_in_group):
                 with self.amp.autocast():
-                    output = self.task.train_step(self.train_model, samples)
+                    output = self.task.train_step(self.train_model, samples, ctx)
                 self.amp.backward(output.loss / group_size)
             window.add(output, with_terms=will_log)
             st.batch_in_epoch += 1

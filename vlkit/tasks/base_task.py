@@ -23,6 +23,7 @@ from vlkit.common.dist import all_gather_object, broadcast_object, is_main_proce
 from vlkit.common.registry import registry
 from vlkit.runners.logging import progress
 from vlkit.runners.sampling import interleave_gathered, move_to_device
+from vlkit.tasks.context import StepContext
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +98,12 @@ class BaseTask:
                     model_size,
                 )
 
-    def train_step(self, model: nn.Module, samples: dict) -> Any:
-        """One forward pass; the returned output must have a scalar ``.loss``."""
+    def train_step(self, model: nn.Module, samples: dict, ctx: StepContext | None = None) -> Any:
+        """One forward pass; the returned output must have a scalar ``.loss``.
+
+        ``ctx`` is where the loop is (None outside it); tasks with schedules (loss weights that change during
+        training) compute them from it and pass them to the model as arguments.
+        """
         return model(samples)
 
     def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:

@@ -19,9 +19,6 @@ def _samples(name: str, video: bool = False) -> dict:
         "image": image,
         "text_input": TEXTS,
         "image_id": torch.tensor([0, 1]),
-        "epoch": 0,
-        "iters": 1,
-        "num_iters_per_epoch": 10,
     }
     if name == "blip_vqa":
         s.update(
@@ -124,3 +121,20 @@ def test_video_types_accept_frames() -> None:
     assert embeds.shape[1] == 4 * (1 + 64) and proj.shape == (B, 64)
     vqa = load_model("blip_vqa", "tiny", is_eval=True)
     assert len(vqa.predict_answers(_samples("blip_vqa", video=True), max_len=5)) == B
+
+
+def test_alpha_is_an_argument_and_defaults_to_the_config() -> None:
+    """The ITC weight comes in as ``alpha=`` (None: ``config.alpha``); position keys in a batch change nothing."""
+    losses = {}
+    for label, kwargs, extra in (
+        ("default", {}, {}),
+        ("config", {"alpha": 0.4}, {}),
+        ("zero", {"alpha": 0.0}, {}),
+        ("positioned", {}, {"epoch": 0, "iters": 0, "num_iters_per_epoch": 10}),
+    ):
+        torch.manual_seed(0)
+        model = load_model("blip_retrieval", "tiny")
+        torch.manual_seed(1)
+        losses[label] = float(model({**_samples("blip_retrieval"), **extra}, **kwargs).loss_itc)
+    assert losses["default"] == losses["config"] == losses["positioned"]
+    assert losses["zero"] != losses["default"]

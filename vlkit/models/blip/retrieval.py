@@ -48,11 +48,12 @@ class BlipPretrain(ContrastiveHeads, FeatureMixin, BlipBase):
         del head.bias
         head.register_buffer("bias", torch.zeros(self.tokenizer.vocab_size))
 
-    def forward(self, samples: dict) -> ModelOutput:
+    def forward(self, samples: dict, alpha: float | None = None) -> ModelOutput:
+        """ITC + ITM + LM losses; ``alpha`` is the ITC distillation weight (None = ``config.alpha``)."""
         image = self.image_input(samples).to(self.device)
         image_embeds = self.encode_image(image)
         ids, atts = self.tokenize(samples["text_input"])
-        loss_itc, loss_itm = self.itc_and_itm(samples, image_embeds, ids, atts, idx=None)
+        loss_itc, loss_itm = self.itc_and_itm(image, image_embeds, ids, atts, idx=None, alpha=alpha)
         loss_lm = self.decoder_lm_loss(ids, atts, image_embeds)
         return ModelOutput(loss=loss_itc + loss_itm + loss_lm, loss_itc=loss_itc, loss_itm=loss_itm, loss_lm=loss_lm)
 
@@ -82,13 +83,14 @@ class BlipRetrieval(ContrastiveHeads, FeatureMixin, BlipBase):
         super().__init__(config)
         self.init_contrastive(use_idx_queue=True, ptr_name="ptr_queue")
 
-    def forward(self, samples: dict) -> ModelOutput:
+    def forward(self, samples: dict, alpha: float | None = None) -> ModelOutput:
+        """ITC + ITM losses; ``alpha`` is the ITC distillation weight (None = ``config.alpha``)."""
         image = self.image_input(samples).to(self.device)
         image_embeds = self.encode_image(image)
         ids, atts = self.tokenize(samples["text_input"])
         idx = samples.get("image_id")
         idx = torch.as_tensor(idx, device=self.device) if idx is not None else None
-        loss_itc, loss_itm = self.itc_and_itm(samples, image_embeds, ids, atts, idx=idx)
+        loss_itc, loss_itm = self.itc_and_itm(image, image_embeds, ids, atts, idx=idx, alpha=alpha)
         return ModelOutput(loss=loss_itc + loss_itm, loss_itc=loss_itc, loss_itm=loss_itm)
 
 
