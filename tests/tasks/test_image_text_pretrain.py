@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vlkit.models import load_model
-from vlkit.tasks.context import StepContext
+from vlkit.tasks.context import EvalContext, StepContext
 from vlkit.tasks.image_text_pretrain import ImageTextPretrainTask, PretrainRunConfig
 
 
@@ -46,8 +46,7 @@ def test_validation_averages_losses_and_selects_by_lowest_loss(tmp_path: Path) -
     model = load_model("blip_pretrain", "tiny")
     task = ImageTextPretrainTask()
     task.run_cfg = PretrainRunConfig(task="image_text_pretrain")
-    task.result_dir = tmp_path
-    metrics = task.evaluation(model, [_batch(), _batch()], "val")
+    metrics = task.evaluation(model, [_batch(), _batch()], EvalContext(split="val", result_dir=tmp_path))
     assert metrics["loss"] > 0 and metrics["agg_metrics"] == -metrics["loss"]
     assert metrics["loss"] == pytest.approx(metrics["loss_itc"] + metrics["loss_itm"] + metrics["loss_lm"], rel=1e-4)
     assert (tmp_path / "val.json").is_file()

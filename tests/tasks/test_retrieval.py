@@ -10,7 +10,7 @@ import torch
 
 import vlkit.tasks.retrieval as retrieval_module
 from vlkit.models import load_model
-from vlkit.tasks.context import StepContext, linear_ramp
+from vlkit.tasks.context import EvalContext, StepContext, linear_ramp
 from vlkit.tasks.retrieval import RetrievalRunConfig, RetrievalTask
 
 
@@ -35,10 +35,9 @@ class _RetrievalEval(torch.utils.data.Dataset):
         return {"image": torch.stack([b["image"] for b in batch])}
 
 
-def _task(k_test: int, tmp_path: Path | None = None) -> RetrievalTask:
+def _task(k_test: int) -> RetrievalTask:
     task = RetrievalTask()
     task.run_cfg = RetrievalRunConfig(task="retrieval", k_test=k_test, text_batch_size=4)
-    task.result_dir = tmp_path
     return task
 
 
@@ -79,7 +78,7 @@ def test_rows_split_across_ranks_sum_to_the_single_process_ranking(
 def test_evaluation_reports_recalls_and_writes_json(model: torch.nn.Module, tmp_path: Path) -> None:
     dataset = _RetrievalEval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, collate_fn=dataset.collater)
-    metrics = _task(k_test=4, tmp_path=tmp_path).evaluation(model, loader, "test")
+    metrics = _task(k_test=4).evaluation(model, loader, EvalContext(split="test", result_dir=tmp_path))
     for key in ("txt_r1", "txt_r5", "img_r1", "img_r10", "r_mean"):
         assert 0.0 <= metrics[key] <= 100.0
     assert metrics["txt_r10"] == metrics["img_r10"] == 100.0  # 3 images / 6 texts: everything is in the top 10

@@ -58,16 +58,9 @@ def _cache_resolver(sub: str = "") -> str:
     return str(cache_root() / sub)
 
 
-def _shapes_resolver(sub: str = "") -> str:
-    from vlkit.data.synthetic.world import ensure_world
-
-    return str(Path(ensure_world()) / sub)
-
-
-# ${vlkit_cache:sub/dir} -> $VLKIT_CACHE/sub/dir; ${vlkit_shapes:web/...} -> the synthetic world (made on first use).
-for _name, _fn in (("vlkit_cache", _cache_resolver), ("vlkit_shapes", _shapes_resolver)):
-    if not OmegaConf.has_resolver(_name):
-        OmegaConf.register_resolver(_name, _fn)
+# ${vlkit_cache:sub/dir} -> $VLKIT_CACHE/sub/dir (${vlkit_shapes:...} is registered by vlkit.data.synthetic.resolver)
+if not OmegaConf.has_resolver("vlkit_cache"):
+    OmegaConf.register_resolver("vlkit_cache", _cache_resolver)
 
 
 @dataclass

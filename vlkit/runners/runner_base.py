@@ -10,7 +10,6 @@ data only); mixed precision and clipping live in :class:`MixedPrecision`, the LR
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -22,7 +21,15 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
 from vlkit.common.config import Config, ConfigError
-from vlkit.common.dist import all_gather_object, all_reduce_sum, barrier, get_rank, get_world_size, is_main_process
+from vlkit.common.dist import (
+    all_gather_object,
+    all_reduce_sum,
+    barrier,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    resolve_device,
+)
 from vlkit.common.registry import registry
 from vlkit.data.bad_samples import format_skip_events, merge_skip_events
 from vlkit.runners.amp import MixedPrecision, maybe_no_sync
@@ -44,19 +51,6 @@ if TYPE_CHECKING:
     from vlkit.tasks.base_task import BaseTask
 
 logger = logging.getLogger(__name__)
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``run.device``: ``auto`` (this rank's GPU if any, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda":
-        spec = f"cuda:{local_rank}"
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"run.device={spec!r} but CUDA is not available; set run.device=cpu or auto.")
-    return device
 
 
 @registry.register_runner("runner_base")
@@ -95,11 +89,8 @@ class RunnerBase:
         self.log = RunLogger(self.job_dir, run.tensorboard)
         self.ckpt = CheckpointManager(self.job_dir, run.keep_last_n)
         self.state = TrainState()
-        self.evaluator = SplitEvaluator(task, datasets, run, self.rank, self.world_size, self.log, self.amp.autocast)
-        task.device = self.device
-        task.result_dir = self.job_dir / "result"
-        task.progress_mode = run.progress
-        task.max_eval_batches = run.max_eval_batches
+        result_dir = self.job_dir / "result"
+        self.evaluator = SplitEvaluator(task, datasets, run, self.log, self.amp.autocast, self.device, result_dir)
         self.optimizer: torch.optim.Optimizer | None = None
         self.lr_sched: Any = None
         self.train_batches: TrainBatches | None = None

@@ -72,3 +72,8 @@ def check_blip_config(config: Any) -> None:
         problems.append(f"model.itm_negatives must be 'hard' or 'random' (got {config.itm_negatives!r})")
     if problems:
         raise ValueError("Invalid BLIP model config: " + "; ".join(problems) + ".")
+
+
+def model_type_configs(arch: str, *types: str) -> dict[str, str]:
+    """``PRETRAINED_MODEL_CONFIG_DICT`` for ``types`` of ``arch``: ``configs/models/<arch>/<type>.yaml``."""
+    return {t: f"configs/models/{arch}/{t}.yaml" for t in types}
