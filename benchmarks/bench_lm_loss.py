@@ -47,9 +47,9 @@ def step_seconds(model: torch.nn.Module, texts: list[str], args: argparse.Namesp
     MedForCausalLM.forward = forward
     try:
         times = []
-        for i in range(args.steps + 2):  # two warm-up steps
+        for _ in range(args.steps + 2):  # two warm-up steps
             text = rng.sample(texts, args.batch_size)
-            batch = {"image": image, "text_input": text, "epoch": 0, "iters": i, "num_iters_per_epoch": 100}
+            batch = {"image": image, "text_input": text}
             start = time.perf_counter()
             loss = model(batch).loss
             opt.zero_grad()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.capfilt.conftest import fake_caption_fn, fake_match_fn, fake_transform
-from vlkit.capfilt.config import CapFiltConfig, DecodingConfig, ModelRef, WebDataConfig, load_capfilt_config
+from vlkit.capfilt.config import CapFiltConfig, ModelRef, WebDataConfig, capfilt_decoding, load_capfilt_config
+from vlkit.capfilt.config import DecodingConfig as DecodingConfigAlias
 from vlkit.capfilt.job import CapFiltJob
 from vlkit.common.config import ConfigError
 
@@ -30,7 +31,7 @@ def make_cfg(web: dict[str, Path], out: Path, fmt: str = "json", **kw: object) -
         captioner=ModelRef("fake", "fake"),
         filter=ModelRef("fake", "fake"),
         data=data,
-        decoding=DecodingConfig(),
+        decoding=capfilt_decoding(),
         num_captions=2,
         batch_size=5,
         shard_size=7,
@@ -240,14 +241,15 @@ def test_decoding_defaults_follow_blip(monkeypatch: pytest.MonkeyPatch) -> None:
         {"is_eval": True, "device": torch.device("cpu"), "checkpoint": None, "prompt": "a photo of "},
     )
     assert calls[1][1]["queue_size"] == 64
-    nucleus = calls[-1][1]
-    assert nucleus["use_nucleus_sampling"] and nucleus["top_k"] == 50 and nucleus["repetition_penalty"] == 1.1
+    nucleus = calls[-1][1]["generation_config"].resolved()
+    assert nucleus.use_nucleus_sampling and nucleus.top_k == 50 and nucleus.repetition_penalty == 1.1
+    assert nucleus.num_return_sequences == 1 and nucleus.top_p == 0.9
     caption_fn, _, _ = build_models(
-        CapFiltConfig(**base, decoding=DecodingConfig(use_nucleus_sampling=False, num_beams=3))
+        CapFiltConfig(**base, decoding=capfilt_decoding(use_nucleus_sampling=False, num_beams=3))
     )
     caption_fn(torch.zeros(1, 3, 32, 32), 1)
-    beam = calls[-1][1]
-    assert beam["top_k"] == 0 and beam["repetition_penalty"] == 1.0 and beam["num_beams"] == 3
+    beam = calls[-1][1]["generation_config"].resolved()
+    assert beam.repetition_penalty == 1.0 and beam.num_beams == 3 and not beam.use_nucleus_sampling
     calls.clear()
     build_models(CapFiltConfig(**base, num_captions=0))
     assert [arch for arch, _ in calls] == ["blip_retrieval"]
@@ -261,3 +263,31 @@ def test_score_auc_counts_ties_as_half() -> None:
     assert _auc([0.5, 0.5], [0.5]) == 0.5
     assert _auc([0.9, 0.5], [0.5, 0.1]) == 0.875  # 3 wins + 1 tie out of 4 pairs
     assert _auc([], [0.3]) is None
+
+
+def test_decoding_is_a_generation_config_and_old_work_dirs_keep_their_fingerprint(tmp_path: Path) -> None:
+    """``capfilt.decoding`` is the shared GenerationConfig; fields CapFilt never had do not change the fingerprint
+    while unset, so a work dir started before the change still resumes."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from vlkit.capfilt.job import FINGERPRINTED_DECODING_KEYS, CapFiltJob
+    from vlkit.models.decoding import GenerationConfig
+
+    with pytest.warns(DeprecationWarning, match="capfilt_decoding"):
+        old_style = DecodingConfigAlias(num_beams=2)
+    assert isinstance(old_style, GenerationConfig) and old_style.num_beams == 2 and old_style.top_k == 50
+    cfg = CapFiltConfig(
+        captioner=ModelRef("a", "b"), filter=ModelRef("c", "d"), data=WebDataConfig(annotations="x.json")
+    )
+    keys = asdict(cfg)
+    for k in ("output_dir", "progress", "batch_size", "device", "output_shard_size", "examples_in_report"):
+        keys.pop(k)
+    keys["decoding"] = {k: keys["decoding"][k] for k in FINGERPRINTED_DECODING_KEYS}  # the former DecodingConfig
+    keys["weights"] = {"captioner": None, "filter": None}
+    legacy = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
+    noop = lambda *a: None  # noqa: E731
+    assert CapFiltJob(cfg, noop, noop, noop).config_fingerprint() == legacy
+    cfg.decoding.temperature = 0.7  # a newly available setting changes the output, so it changes the fingerprint
+    assert CapFiltJob(cfg, noop, noop, noop).config_fingerprint() != legacy

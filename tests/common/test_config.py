@@ -140,10 +140,24 @@ def test_length_normalization_is_checked_at_load(tmp_path: Path, task: str) -> N
     import vlkit.tasks  # noqa: F401  (registers the tasks)
 
     path = tmp_path / "decode.yaml"
-    path.write_text(f"run:\n  task: {task}\n  length_normalization: generated\n")
-    assert Config(path).run_cfg.length_normalization == "generated"
-    assert Config(tmp_path / "decode.yaml", ["run.length_normalization=full"]).run_cfg.length_normalization == "full"
+    path.write_text(f"run:\n  task: {task}\n  generation: {{length_normalization: generated}}\n")
+    assert Config(path).run_cfg.generation.length_normalization == "generated"
+    override = ["run.generation.length_normalization=full"]
+    assert Config(path, override).run_cfg.generation.length_normalization == "full"
     with pytest.raises(ConfigError) as info:
-        Config(path, ["run.length_normalization=prompt"])
+        Config(path, ["run.generation.length_normalization=prompt"])
     msg = str(info.value)
-    assert "run.length_normalization must be one of full, generated, got 'prompt'" in msg and str(path) in msg
+    assert "run.generation.length_normalization must be one of full, generated, got 'prompt'" in msg
+    assert str(path) in msg
+    path.write_text(f"run:\n  task: {task}\n  length_normalization: generated\n")  # the former flat key
+    with pytest.warns(DeprecationWarning, match="use 'run.generation.length_normalization'"):
+        assert Config(path).run_cfg.generation.length_normalization == "generated"
+
+
+def test_model_alpha_ramp_epochs_is_accepted_with_a_deprecation(tmp_path: Path) -> None:
+    """The key never had an effect: it is dropped with a message saying so (and rejected next release)."""
+    path = tmp_path / "p.yaml"
+    path.write_text("model: {arch: blip_retrieval, model_type: tiny, alpha_ramp_epochs: 3}\nrun: {task: retrieval}\n")
+    with pytest.warns(DeprecationWarning, match=r"model.alpha_ramp_epochs' has no effect"):
+        cfg = Config(path)
+    assert "alpha_ramp_epochs" not in cfg.model_cfg

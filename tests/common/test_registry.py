@@ -57,3 +57,33 @@ def test_registry_holds_no_runtime_state() -> None:
     assert not hasattr(registry, "register_path")
     with pytest.raises(AttributeError):
         registry.register("MAX_INT", 10)  # type: ignore[attr-defined]
+
+
+def test_renamed_tasks_keep_their_old_names_with_a_deprecation() -> None:
+    """Task names match their models (``nlvr``/``blip_nlvr``, ``dialog``/``blip_dialog``); old names still work."""
+    import vlkit.tasks  # noqa: F401 (registers the tasks)
+    from vlkit.common.registry import registry
+
+    for old, new in (("multimodal_classification", "nlvr"), ("dialogue", "dialog")):
+        with pytest.warns(DeprecationWarning, match=rf"{old!r} is deprecated .* use {new!r}"):
+            assert registry.get_task_class(old) is registry.get_task_class(new)
+        assert new in registry.list_tasks() and old not in registry.list_tasks() and old in registry.of("task")
+
+
+def test_the_verbs_are_generated_for_every_kind_of_the_table() -> None:
+    from vlkit.common.registry import KIND_TABLE
+
+    for kind, plural in KIND_TABLE.items():
+        register, get, names = (
+            getattr(registry, f"register_{kind}"),
+            getattr(registry, f"get_{kind}_class"),
+            getattr(registry, f"list_{plural}"),
+        )
+        name = f"_verb_probe_{kind}"
+        probe = type("Probe", (), {})
+        try:
+            assert register(name)(probe) is probe
+            assert get(name) is probe and name in names() and name in registry.of(kind)
+        finally:
+            registry.of(kind).unregister(name)
+        assert name not in names()

@@ -32,8 +32,8 @@ EXPECTED = {
     "video_retrieval": {"t2v_r1": (0.0, 100.0), "t2v_medr": (1.0, 1e9)},
     "vqa": {"overall": (0.0, 100.0)},
     "video_qa": {"overall": (0.0, 100.0)},
-    "multimodal_classification": {"accuracy": (0.0, 100.0)},
-    "dialogue": {"mrr": (0.0, 100.0), "r1": (0.0, 100.0), "mean_rank": (1.0, 100.0), "ndcg": (0.0, 1.0)},
+    "nlvr": {"accuracy": (0.0, 100.0)},
+    "dialog": {"mrr": (0.0, 100.0), "r1": (0.0, 100.0), "mean_rank": (1.0, 100.0), "ndcg": (0.0, 1.0)},
 }
 
 

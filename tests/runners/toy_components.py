@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
@@ -14,6 +13,7 @@ from torch.utils.data import Dataset
 from vlkit.common.config import Config, RunConfig, to_dataclass
 from vlkit.common.registry import registry
 from vlkit.tasks.base_task import BaseTask
+from vlkit.tasks.context import EvalContext, StepContext
 
 MODEL, BUILDER, TASK = "_toy_runner_mlp", "_toy_runner_data", "_toy_runner_task"
 
@@ -140,19 +140,20 @@ class ToyTask(BaseTask):
         super().__init__(cfg)
         self.progress_seen: list[tuple[int, int, int]] = []
 
-    def train_step(self, model: nn.Module, samples: dict) -> ToyOutput:
-        self.progress_seen.append((samples["epoch"], samples["iters"], samples["num_iters_per_epoch"]))
+    def train_step(self, model: nn.Module, samples: dict, ctx: StepContext | None = None) -> ToyOutput:
+        assert not {"epoch", "iters", "num_iters_per_epoch"} & set(samples)  # the batch carries data only
+        self.progress_seen.append((ctx.epoch, ctx.step_in_epoch, ctx.steps_per_epoch))
         if self.run_cfg is not None and self.run_cfg.toy_step_sleep > 0:
             time.sleep(self.run_cfg.toy_step_sleep)  # slows the subprocess down enough to kill it mid-epoch
         return model(samples)
 
-    def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
+    def valid_step(self, model: nn.Module, samples: dict, ctx: EvalContext) -> list[dict]:
         pred = model.predict(samples["x"]).float()
         sq = (pred - samples["y"]) ** 2
         return [{"index": int(i), "sq_err": float(e)} for i, e in zip(samples["index"], sq)]
 
-    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
-        metrics = super().after_evaluation(results, split, output_dir)
+    def after_evaluation(self, results: list[dict], ctx: EvalContext) -> dict[str, float]:
+        metrics = super().after_evaluation(results, ctx)
         return {"mse": metrics["sq_err"], "agg_metrics": -metrics["sq_err"], "n": len(results)}
 
 

@@ -13,6 +13,7 @@ from tests.runners.conftest import TOY_YAML
 from vlkit.common.config import Config
 from vlkit.common.registry import registry
 from vlkit.tasks import BaseTask
+from vlkit.tasks.context import EvalContext
 
 
 @pytest.fixture
@@ -45,12 +46,13 @@ def test_default_train_step_is_the_model_forward(cfg: Config) -> None:
 
 def test_default_evaluation_averages_numeric_results_and_writes_json(cfg: Config, tmp_path: Path) -> None:
     task = BaseTask.setup_task(cfg)
-    task.result_dir = tmp_path / "result"
-    task.epoch_tag = "_epoch3"
     ds = toy.ToyDataset(5, 4, augment=False)
     model = toy.ToyModel(toy.ToyModelConfig())
     model.train()
-    metrics = task.evaluation(model, DataLoader(ds, batch_size=2, collate_fn=ds.collater), "val")
+    loader = DataLoader(ds, batch_size=2, collate_fn=ds.collater)
+    metrics = task.evaluation(
+        model, loader, EvalContext(split="val", result_dir=tmp_path / "result", epoch_tag="_epoch3")
+    )
     written = json.loads((tmp_path / "result" / "val_epoch3.json").read_text())
     assert len(written) == 3  # default valid_step: one record per batch
     assert metrics == {"loss": pytest.approx(sum(r["loss"] for r in written) / 3)}
@@ -59,16 +61,14 @@ def test_default_evaluation_averages_numeric_results_and_writes_json(cfg: Config
 
 def test_after_evaluation_skips_non_numeric_and_non_finite(tmp_path: Path) -> None:
     results = [{"a": 1.0, "name": "x", "flag": True}, {"a": 3.0, "b": float("nan")}]
-    assert BaseTask().after_evaluation(results, "val", None) == {"a": 2.0}
+    assert BaseTask().after_evaluation(results, EvalContext(split="val")) == {"a": 2.0}
 
 
 def test_max_eval_batches_limits_evaluation(cfg: Config) -> None:
     task = registry.get_task_class(toy.TASK).setup_task(cfg)
-    task.max_eval_batches = 2
     ds = toy.ToyDataset(9, 4, augment=False)
-    metrics = task.evaluation(
-        toy.ToyModel(toy.ToyModelConfig()), DataLoader(ds, batch_size=2, collate_fn=ds.collater), "val"
-    )
+    loader = DataLoader(ds, batch_size=2, collate_fn=ds.collater)
+    metrics = task.evaluation(toy.ToyModel(toy.ToyModelConfig()), loader, EvalContext(split="val", max_batches=2))
     assert metrics["n"] == 4
     assert torch.isfinite(torch.tensor(metrics["mse"]))
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from vlkit.metrics import build_coco_gt
 from vlkit.models import load_model
+from vlkit.models.decoding import GenerationConfig
 from vlkit.tasks.captioning import CaptionRunConfig, CaptionTask
+from vlkit.tasks.context import EvalContext
 
 
 class _CaptionEval(torch.utils.data.Dataset):
@@ -41,15 +44,30 @@ class _CaptionEval(torch.utils.data.Dataset):
 
 def test_evaluation_generates_dedupes_scores_and_writes_json(tmp_path: Path) -> None:
     task = CaptionTask()
-    task.run_cfg = CaptionRunConfig(task="captioning", max_len=8, min_len=3, num_beams=2)
-    task.result_dir = tmp_path
-    task.epoch_tag = "_epoch0"
+    generation = GenerationConfig(num_beams=2, max_length=8, min_length=3, top_k=None, repetition_penalty=None)
+    task.run_cfg = CaptionRunConfig(task="captioning", generation=generation)
     model = load_model("blip_caption", "tiny")
     dataset = _CaptionEval()
-    metrics = task.evaluation(model, DataLoader(dataset, batch_size=2, collate_fn=dataset.collater), "val")
+    loader = DataLoader(dataset, batch_size=2, collate_fn=dataset.collater)
+    metrics = task.evaluation(model, loader, EvalContext(split="val", result_dir=tmp_path, epoch_tag="_epoch0"))
     for key in ("Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr"):
         assert key in metrics and 0.0 <= metrics[key] <= 10.0, (key, metrics)
     assert metrics["agg_metrics"] == metrics["CIDEr"] + metrics["Bleu_4"]
     written = json.loads((tmp_path / "val_epoch0.json").read_text())
     assert sorted(r["image_id"] for r in written) == [7, 8, 9]  # the repeated image is scored once
     assert all(isinstance(r["caption"], str) and r["caption"] for r in written)
+
+
+def test_flat_decoding_keys_move_under_generation_with_a_deprecation(tmp_path: Path) -> None:
+    from vlkit.common.config import Config
+
+    path = tmp_path / "p.yaml"
+    model = "model: {arch: blip_caption, model_type: tiny}\n"
+    path.write_text(model + "run: {task: captioning, max_len: 12, num_beams: 2}\n")
+    with pytest.warns(DeprecationWarning, match=r"'run.max_len' is deprecated .* use 'run.generation.max_length'"):
+        run = Config(path).run_cfg
+    assert "max_len" not in run and run.generation.max_length == 12 and run.generation.num_beams == 2
+    assert run.generation.min_length == 5  # the rest keeps the captioning defaults
+    path.write_text(model + "run: {task: captioning, generation: {max_len: 3}}\n")
+    with pytest.raises(ValueError, match=r"run\.generation"):
+        Config(path)

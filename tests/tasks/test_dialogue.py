@@ -11,6 +11,7 @@ import torch
 from vlkit.common.config import RunConfig
 from vlkit.metrics import visdial_metrics
 from vlkit.models import load_model
+from vlkit.tasks.context import EvalContext
 from vlkit.tasks.dialogue import DialogueTask
 
 
@@ -45,9 +46,8 @@ def test_rounds_are_ranked_and_ndcg_uses_dense_rounds(with_dense: bool, tmp_path
     loader = _Loader([batch])
     loader.dataset = SimpleNamespace(dense_annotations={(5, 1): relevance.tolist()} if with_dense else {})
     task = DialogueTask()
-    task.run_cfg = RunConfig(task="dialogue")
-    task.result_dir = tmp_path
-    metrics = task.evaluation(model, loader, "val")
+    task.run_cfg = RunConfig(task="dialog")
+    metrics = task.evaluation(model, loader, EvalContext(split="val", result_dir=tmp_path))
     with torch.no_grad():
         scores = model.score_options(batch)
     assert scores.shape == (2, 100)

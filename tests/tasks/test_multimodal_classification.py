@@ -10,6 +10,7 @@ import torch
 
 from vlkit.common.config import RunConfig
 from vlkit.models import load_model
+from vlkit.tasks.context import EvalContext
 from vlkit.tasks.multimodal_classification import MultimodalClassificationTask
 
 
@@ -24,9 +25,8 @@ def test_accuracy_matches_the_models_predictions(tmp_path: Path) -> None:
         "label": torch.tensor([1, 0, 1, 0]),
     }
     task = MultimodalClassificationTask()
-    task.run_cfg = RunConfig(task="multimodal_classification")
-    task.result_dir = tmp_path
-    metrics = task.evaluation(model, [batch], "val")
+    task.run_cfg = RunConfig(task="nlvr")
+    metrics = task.evaluation(model, [batch], EvalContext(split="val", result_dir=tmp_path))
     with torch.no_grad():
         predictions = model.predict(batch)["predictions"]
     expected = 100.0 * (predictions == batch["label"]).float().mean().item()

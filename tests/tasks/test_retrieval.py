@@ -10,7 +10,7 @@ import torch
 
 import vlkit.tasks.retrieval as retrieval_module
 from vlkit.models import load_model
-from vlkit.tasks.common import ramped_alpha
+from vlkit.tasks.context import EvalContext, StepContext, linear_ramp
 from vlkit.tasks.retrieval import RetrievalRunConfig, RetrievalTask
 
 
@@ -35,10 +35,9 @@ class _RetrievalEval(torch.utils.data.Dataset):
         return {"image": torch.stack([b["image"] for b in batch])}
 
 
-def _task(k_test: int, tmp_path: Path | None = None) -> RetrievalTask:
+def _task(k_test: int) -> RetrievalTask:
     task = RetrievalTask()
     task.run_cfg = RetrievalRunConfig(task="retrieval", k_test=k_test, text_batch_size=4)
-    task.result_dir = tmp_path
     return task
 
 
@@ -79,7 +78,7 @@ def test_rows_split_across_ranks_sum_to_the_single_process_ranking(
 def test_evaluation_reports_recalls_and_writes_json(model: torch.nn.Module, tmp_path: Path) -> None:
     dataset = _RetrievalEval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, collate_fn=dataset.collater)
-    metrics = _task(k_test=4, tmp_path=tmp_path).evaluation(model, loader, "test")
+    metrics = _task(k_test=4).evaluation(model, loader, EvalContext(split="test", result_dir=tmp_path))
     for key in ("txt_r1", "txt_r5", "img_r1", "img_r10", "r_mean"):
         assert 0.0 <= metrics[key] <= 100.0
     assert metrics["txt_r10"] == metrics["img_r10"] == 100.0  # 3 images / 6 texts: everything is in the top 10
@@ -89,21 +88,21 @@ def test_evaluation_reports_recalls_and_writes_json(model: torch.nn.Module, tmp_
 
 def test_alpha_ramps_over_the_first_epoch_and_is_full_outside_training(model: torch.nn.Module) -> None:
     task = _task(k_test=2)
-    assert task.alpha_for(model, {}) == pytest.approx(0.4)  # no position keys: full alpha
-    assert task.alpha_for(model, {"epoch": 0, "iters": 0, "num_iters_per_epoch": 10}) == 0.0
-    assert task.alpha_for(model, {"epoch": 0, "iters": 5, "num_iters_per_epoch": 10}) == pytest.approx(0.2)
-    assert task.alpha_for(model, {"epoch": 3, "iters": 5, "num_iters_per_epoch": 10}) == pytest.approx(0.4)
-    assert ramped_alpha({"epoch": 1, "iters": 0, "num_iters_per_epoch": 4}, 0.4, 2.0) == pytest.approx(0.2)
+    assert task.alpha_for(model, None) == pytest.approx(0.4)  # no position: full alpha
+    assert task.alpha_for(model, StepContext(epoch=0, step_in_epoch=0, steps_per_epoch=10)) == 0.0
+    assert task.alpha_for(model, StepContext(epoch=0, step_in_epoch=5, steps_per_epoch=10)) == pytest.approx(0.2)
+    assert task.alpha_for(model, StepContext(epoch=3, step_in_epoch=5, steps_per_epoch=10)) == pytest.approx(0.4)
+    assert linear_ramp(StepContext(epoch=1, step_in_epoch=0, steps_per_epoch=4), 0.4, 2.0) == pytest.approx(0.2)
 
 
 def test_train_step_passes_the_ramped_alpha_to_the_model() -> None:
     seen = {}
 
-    def fake_model(samples: dict) -> str:
-        seen.update(samples)
+    def fake_model(samples: dict, alpha: float) -> str:
+        seen.update(samples=dict(samples), alpha=alpha)
         return "out"
 
     task = _task(k_test=2)
     task.run_cfg.alpha = 0.8
-    assert task.train_step(fake_model, {"epoch": 0, "iters": 1, "num_iters_per_epoch": 4}) == "out"
-    assert seen["alpha"] == pytest.approx(0.2)
+    assert task.train_step(fake_model, {"x": 1}, StepContext(epoch=0, step_in_epoch=1, steps_per_epoch=4)) == "out"
+    assert seen == {"samples": {"x": 1}, "alpha": pytest.approx(0.2)}

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from vlkit.models import load_model
+from vlkit.models.decoding import GenerationConfig
+from vlkit.tasks.context import EvalContext
 from vlkit.tasks.vqa import VQARunConfig, VQATask
 
 
@@ -46,9 +48,8 @@ class _VQAEval(torch.utils.data.Dataset):
 
 
 def run_eval(task: VQATask, model: torch.nn.Module, dataset: _VQAEval, tmp_path: Path) -> tuple[dict, list[dict]]:
-    task.result_dir = tmp_path
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, collate_fn=dataset.collater)
-    metrics = task.evaluation(model, loader, "val")
+    metrics = task.evaluation(model, loader, EvalContext(split="val", result_dir=tmp_path))
     return metrics, json.loads((tmp_path / "val.json").read_text())
 
 
@@ -57,7 +58,8 @@ def test_vqa_evaluation_scores_unique_questions(method: str, tmp_path: Path) -> 
     torch.manual_seed(0)
     model = load_model("blip_vqa", "tiny").eval()
     task = VQATask()
-    task.run_cfg = VQARunConfig(task="vqa", inference_method=method, num_ans_candidates=3, num_beams=2, max_len=5)
+    generation = GenerationConfig(num_beams=2, max_length=5, min_length=1)
+    task.run_cfg = VQARunConfig(task="vqa", inference_method=method, num_ans_candidates=3, generation=generation)
     metrics, written = run_eval(task, model, _VQAEval(), tmp_path)
     assert sorted(r["question_id"] for r in written) == [10, 11, 12]
     if method == "rank":

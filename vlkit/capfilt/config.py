@@ -10,8 +10,10 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from vlkit.common.config import ConfigError, _load_yaml, parse_options, to_dataclass, validate_section
+from vlkit.common.deprecation import warn_deprecated
 from vlkit.common.paths import resolve_config_path
-from vlkit.models.decoding import blip_sampling_defaults, check_length_normalization
+from vlkit.data.synthetic import resolver as _shapes_resolver  # noqa: F401 (${vlkit_shapes:...} in YAMLs)
+from vlkit.models.decoding import GenerationConfig
 
 
 @dataclass
@@ -26,28 +28,29 @@ class ModelRef:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class DecodingConfig:
-    """How the captioner writes synthetic captions. The paper's choice is nucleus sampling with top-p 0.9.
+def capfilt_decoding(**overrides: Any) -> GenerationConfig:
+    """How the captioner writes synthetic captions (``capfilt.decoding``): the paper's nucleus sampling, top-p 0.9.
 
     The original code sampled with transformers' ``generate``, so top-k 50 applied as well, and with a
-    repetition penalty of 1.1 (beam search: 1.0). ``repetition_penalty: null`` picks that per decoding mode.
+    repetition penalty of 1.1 (beam search: 1.0); ``repetition_penalty: null`` picks that per decoding mode.
     ``length_normalization`` ranks finished beams (``num_beams > 1``): ``full`` over the whole sequence, prompt
     included, as the original code on transformers 4.15; ``generated`` over the generated tokens (transformers 5).
+    ``num_return_sequences`` is set from ``capfilt.num_captions``.
     """
+    settings: dict[str, Any] = dict(
+        use_nucleus_sampling=True, top_p=0.9, top_k=50, num_beams=1, max_length=30, min_length=5
+    )
+    settings.update(repetition_penalty=None, length_normalization="full")
+    return GenerationConfig(**{**settings, **overrides})
 
-    use_nucleus_sampling: bool = True
-    top_p: float = 0.9
-    top_k: int = 50
-    num_beams: int = 1
-    max_length: int = 30
-    min_length: int = 5
-    repetition_penalty: float | None = None
-    length_normalization: str = "full"
 
-    def penalty(self) -> float:
-        """The repetition penalty to use: the configured one, else BLIP's (1.1 sampling, 1.0 beam search)."""
-        return blip_sampling_defaults(self.use_nucleus_sampling, 0, self.repetition_penalty)[1]
+def DecodingConfig(**overrides: Any) -> GenerationConfig:  # noqa: N802 (the former class's name)
+    """Deprecated: CapFilt's decoding settings are a :class:`~vlkit.models.decoding.GenerationConfig`."""
+    warn_deprecated(
+        "vlkit.capfilt.config.DecodingConfig is deprecated; use vlkit.capfilt.config.capfilt_decoding "
+        "(a vlkit.models.decoding.GenerationConfig with CapFilt's defaults)."
+    )
+    return capfilt_decoding(**overrides)
 
 
 @dataclass
@@ -77,7 +80,7 @@ class CapFiltConfig:
     captioner: ModelRef = field(default_factory=ModelRef)
     filter: ModelRef = field(default_factory=ModelRef)
     data: WebDataConfig = field(default_factory=WebDataConfig)
-    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    decoding: GenerationConfig = field(default_factory=capfilt_decoding)
     num_captions: int = 1
     itm_threshold: Any = 0.5  # a probability (the paper: 0.5), or "auto": calibrated (vlkit's extension)
     calibration_rule: str = "keep_matches"  # itm_threshold auto: keep_matches | youden (see docs/capfilt.md)
@@ -127,7 +130,8 @@ def capfilt_config_from_node(node: object, source: str) -> CapFiltConfig:
     cfg.captioner = ModelRef(**cfg.captioner) if isinstance(cfg.captioner, dict) else cfg.captioner
     cfg.filter = ModelRef(**cfg.filter) if isinstance(cfg.filter, dict) else cfg.filter
     cfg.data = WebDataConfig(**cfg.data) if isinstance(cfg.data, dict) else cfg.data
-    cfg.decoding = DecodingConfig(**cfg.decoding) if isinstance(cfg.decoding, dict) else cfg.decoding
+    GenerationConfig.check(cfg.decoding, "capfilt.decoding", source)  # before building it: errors name the key
+    cfg.decoding = GenerationConfig.from_node(cfg.decoding)
     if cfg.data.format not in ("json", "wds"):
         raise ConfigError(f"{source}: capfilt.data.format must be 'json' or 'wds', got {cfg.data.format!r}.")
     if cfg.data.format == "json" and not cfg.data.annotations:
@@ -155,12 +159,6 @@ def capfilt_config_from_node(node: object, source: str) -> CapFiltConfig:
         raise ConfigError(f"{source}: capfilt.itm_threshold must be a probability in [0, 1] or 'auto'.")
     else:
         cfg.itm_threshold = float(cfg.itm_threshold)
-    dec = cfg.decoding
-    if not 0.0 < dec.top_p <= 1.0 or dec.top_k < 0 or dec.num_beams < 1:
-        raise ConfigError(f"{source}: capfilt.decoding needs 0 < top_p <= 1, top_k >= 0 (0 = off) and num_beams >= 1.")
-    if dec.repetition_penalty is not None and not dec.repetition_penalty > 0:
-        raise ConfigError(f"{source}: capfilt.decoding.repetition_penalty must be positive (or null for BLIP's).")
-    check_length_normalization(dec.length_normalization, "capfilt.decoding.length_normalization", source)
     if cfg.num_captions < 0:
         raise ConfigError(f"{source}: capfilt.num_captions must be >= 0 (0 = filter the web texts only).")
     if cfg.on_bad_sample not in ("error", "skip"):

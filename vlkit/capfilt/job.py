@@ -12,24 +12,32 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from vlkit.capfilt.config import CapFiltConfig
+from vlkit.capfilt.config import CapFiltConfig, capfilt_decoding
+from vlkit.capfilt.functions import CaptionFn, MatchFn, TransformFn
 from vlkit.capfilt.outputs import merge_shard_results
 from vlkit.capfilt.sources import SkippedItem, WebItem, WebShard, iter_shard, list_shards, open_item_image, open_path
 from vlkit.common import dist
 
 logger = logging.getLogger(__name__)
 
-# captioner(images [B,3,H,W], num_captions) -> B lists of captions; filter(images [N,3,H,W], texts) -> match probs [N]
-CaptionFn = Callable[[torch.Tensor, int], list[list[str]]]
-MatchFn = Callable[[torch.Tensor, list[str]], torch.Tensor]
-TransformFn = Callable[[Any], torch.Tensor]
+# the decoding keys CapFilt had before it shared GenerationConfig (always part of the config fingerprint)
+FINGERPRINTED_DECODING_KEYS = (
+    "use_nucleus_sampling",
+    "top_p",
+    "top_k",
+    "num_beams",
+    "max_length",
+    "min_length",
+    "repetition_penalty",
+    "length_normalization",
+)
 
 
 def _round(x: float) -> float:
@@ -77,6 +85,11 @@ class CapFiltJob:
         keys = asdict(self.cfg)
         for k in ("output_dir", "progress", "batch_size", "device", "output_shard_size", "examples_in_report"):
             keys.pop(k, None)
+        # decoding became a GenerationConfig: its newer fields count only when set, so earlier work dirs resume
+        default = asdict(capfilt_decoding())
+        keys["decoding"] = {
+            k: v for k, v in keys["decoding"].items() if k in FINGERPRINTED_DECODING_KEYS or v != default[k]
+        }
         # the models' weights, not just their paths: a filter re-trained into the same file changes the output
         keys["weights"] = {name: _file_identity(getattr(self.cfg, name).checkpoint) for name in ("captioner", "filter")}
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 
 from vlkit.capfilt.config import CapFiltConfig, ModelRef
-from vlkit.capfilt.job import CaptionFn, MatchFn, TransformFn
+from vlkit.capfilt.functions import CaptionFn, MatchFn, TransformFn
 
 logger = logging.getLogger(__name__)
 
@@ -37,25 +38,14 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
     filter_size = int(cfg.image_size or matcher.config.image_size)
     caption_size = int(captioner.config.image_size) if captioner is not None else filter_size
     transform = load_processor("blip_image_eval", {"image_size": filter_size})
-    dec = cfg.decoding
 
     def caption_fn(images: torch.Tensor, num_captions: int) -> list[list[str]]:
         assert captioner is not None, "caption_fn called with capfilt.num_captions = 0"
         images = images.to(device)
         if caption_size != filter_size:
             images = F.interpolate(images, size=(caption_size, caption_size), mode="bicubic", align_corners=False)
-        flat = captioner.generate(
-            {"image": images},
-            use_nucleus_sampling=dec.use_nucleus_sampling,
-            num_beams=dec.num_beams,
-            max_length=dec.max_length,
-            min_length=dec.min_length,
-            top_p=dec.top_p,
-            top_k=dec.top_k if dec.use_nucleus_sampling else 0,
-            repetition_penalty=dec.penalty(),
-            num_captions=num_captions,
-            length_normalization=dec.length_normalization,
-        )
+        generation = replace(cfg.decoding, num_return_sequences=num_captions)
+        flat = captioner.generate({"image": images}, generation_config=generation)
         return [flat[i * num_captions : (i + 1) * num_captions] for i in range(images.shape[0])]
 
     def match_fn(images: torch.Tensor, texts: list[str]) -> torch.Tensor:

@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from vlkit.common.deprecation import apply_deprecated_keys
 from vlkit.common.paths import owner_packages, resolve_config_path
 
 logger = logging.getLogger(__name__)
@@ -57,16 +58,9 @@ def _cache_resolver(sub: str = "") -> str:
     return str(cache_root() / sub)
 
 
-def _shapes_resolver(sub: str = "") -> str:
-    from vlkit.data.synthetic.world import ensure_world
-
-    return str(Path(ensure_world()) / sub)
-
-
-# ${vlkit_cache:sub/dir} -> $VLKIT_CACHE/sub/dir; ${vlkit_shapes:web/...} -> the synthetic world (made on first use).
-for _name, _fn in (("vlkit_cache", _cache_resolver), ("vlkit_shapes", _shapes_resolver)):
-    if not OmegaConf.has_resolver(_name):
-        OmegaConf.register_resolver(_name, _fn)
+# ${vlkit_cache:sub/dir} -> $VLKIT_CACHE/sub/dir (${vlkit_shapes:...} is registered by vlkit.data.synthetic.resolver)
+if not OmegaConf.has_resolver("vlkit_cache"):
+    OmegaConf.register_resolver("vlkit_cache", _cache_resolver)
 
 
 @dataclass
@@ -132,6 +126,9 @@ def _suggest(name: str, options: Sequence[str]) -> str:
 def validate_section(node: Any, schema: type | None, key_path: str, source: str) -> DictConfig:
     """Validate ``node`` against dataclass ``schema`` and fill its defaults.
 
+    A schema may declare ``DEPRECATED_KEYS`` (old key -> new key path, or None for a key without effect): such
+    keys are moved to their new place with a deprecation message instead of being rejected.
+
     Raises:
         ConfigError: for an unknown key or a value of the wrong type, naming ``key_path`` and ``source``.
     """
@@ -141,6 +138,11 @@ def validate_section(node: Any, schema: type | None, key_path: str, source: str)
         return node if isinstance(node, DictConfig) else OmegaConf.create(node)
     if not isinstance(node, DictConfig | dict):
         raise ConfigError(f"{source}: '{key_path}' must be a mapping, got {type(node).__name__}.")
+    renamed = getattr(schema, "DEPRECATED_KEYS", None)
+    if renamed:  # old key -> new path (or None: no effect), accepted with a message for one release
+        node = apply_deprecated_keys(
+            node if isinstance(node, DictConfig) else OmegaConf.create(node), renamed, key_path, source
+        )
     valid = [f.name for f in fields(schema)]
     for key in node:
         if key not in valid:

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from vlkit.common.config import ConfigError
+
 
 def is_dist_avail_and_initialized() -> bool:
     """True when a default process group exists."""
@@ -116,3 +118,27 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def interleave_gathered(per_rank: list[list[Any]]) -> list[Any]:
+    """Per-rank result lists back into dataset order, when rank ``r`` evaluated items ``r, r + world, ...``.
+
+    The inverse of the runners' sharded evaluation sampler (``ShardedEvalSampler``).
+    """
+    out: list[Any] = []
+    for k in range(max((len(r) for r in per_rank), default=0)):
+        out.extend(r[k] for r in per_rank if k < len(r))
+    return out
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``run.device``: ``auto`` (this rank's GPU if any, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cuda":
+        spec = f"cuda:{local_rank}"
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"run.device={spec!r} but CUDA is not available; set run.device=cpu or auto.")
+    return device

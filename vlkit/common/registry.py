@@ -10,6 +10,8 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from vlkit.common.deprecation import warn_deprecated
+
 T = TypeVar("T")
 
 
@@ -31,6 +33,7 @@ class Registry:
     def __init__(self, kind: str, on_first_use: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, type] = {}
+        self._aliases: dict[str, str] = {}
         self._on_first_use = on_first_use
 
     def _ready(self) -> None:
@@ -71,6 +74,10 @@ class Registry:
             return self._items[name]
         except KeyError:
             pass
+        if name in self._aliases:
+            new = self._aliases[name]
+            warn_deprecated(f"the {self.kind} name {name!r} is deprecated and will be removed; use {new!r}.")
+            return self.get(new)
         close = difflib.get_close_matches(str(name), list(self._items), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         known = ", ".join(sorted(self._items)) or "(none)"
@@ -79,14 +86,24 @@ class Registry:
             f"Check the name in your config, or install/import the plugin that provides it."
         ) from None
 
+    def alias(self, old: str, new: str) -> None:
+        """Keep ``old`` working as a deprecated name of ``new`` (looked up with a deprecation message).
+
+        Raises:
+            ValueError: if ``old`` is a registered name.
+        """
+        if old in self._items:
+            raise ValueError(f"{self.kind} name {old!r} is registered; it cannot also be an alias of {new!r}.")
+        self._aliases[old] = new
+
     def names(self) -> list[str]:
-        """Sorted registered names."""
+        """Sorted registered names (deprecated aliases are not listed)."""
         self._ready()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
         self._ready()
-        return name in self._items
+        return name in self._items or name in self._aliases
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -100,14 +117,24 @@ class Registry:
         self._items.pop(name, None)
 
 
-KINDS = ("model", "processor", "builder", "task", "runner", "lr_scheduler")
+# kind -> its plural in the list_* verb; every other verb is derived from the kind
+KIND_TABLE: dict[str, str] = {
+    "model": "models",
+    "processor": "processors",
+    "builder": "builders",
+    "task": "tasks",
+    "runner": "runners",
+    "lr_scheduler": "lr_schedulers",
+}
+KINDS = tuple(KIND_TABLE)
 
 
 class VlkitRegistry:
     """The collection of per-kind registries with LAVIS-compatible verbs.
 
-    ``register_model(name)``, ``get_model_class(name)``, ``list_models()`` and likewise for
-    processors, builders, tasks, runners and lr_schedulers.
+    For each kind of :data:`KIND_TABLE`: ``register_<kind>(name, force=False)`` (a decorator),
+    ``get_<kind>_class(name)`` (raises :class:`RegistryKeyError`) and ``list_<plural>()`` (sorted names),
+    e.g. ``register_model``, ``get_model_class``, ``list_models``. The verbs are generated from the table.
     """
 
     def __init__(self) -> None:
@@ -122,77 +149,31 @@ class VlkitRegistry:
         except KeyError:
             raise RegistryKeyError(f"Unknown registry kind {kind!r}; expected one of {', '.join(KINDS)}.") from None
 
-    def register_model(self, name: str, force: bool = False) -> Callable[[type[T]], type[T]]:
-        """Decorator registering a model class under ``name``."""
-        return self._registries["model"].register(name, force=force)
 
-    def get_model_class(self, name: str) -> type:
-        """The model class registered under ``name`` (raises :class:`RegistryKeyError`)."""
-        return self._registries["model"].get(name)
+def _add_verbs(kind: str, plural: str) -> None:
+    label = kind.replace("_", " ")
 
-    def list_models(self) -> list[str]:
-        """Sorted registered model names."""
-        return self._registries["model"].names()
+    def register(self: VlkitRegistry, name: str, force: bool = False) -> Callable[[type[T]], type[T]]:
+        return self._registries[kind].register(name, force=force)
 
-    def register_processor(self, name: str, force: bool = False) -> Callable[[type[T]], type[T]]:
-        """Decorator registering a processor class under ``name``."""
-        return self._registries["processor"].register(name, force=force)
+    def get_class(self: VlkitRegistry, name: str) -> type:
+        return self._registries[kind].get(name)
 
-    def get_processor_class(self, name: str) -> type:
-        """The processor class registered under ``name`` (raises :class:`RegistryKeyError`)."""
-        return self._registries["processor"].get(name)
+    def list_names(self: VlkitRegistry) -> list[str]:
+        return self._registries[kind].names()
 
-    def list_processors(self) -> list[str]:
-        """Sorted registered processor names."""
-        return self._registries["processor"].names()
+    for verb, fn, doc in (
+        (f"register_{kind}", register, f"Decorator registering a {label} class under ``name``."),
+        (f"get_{kind}_class", get_class, f"The {label} class registered under ``name`` (raises RegistryKeyError)."),
+        (f"list_{plural}", list_names, f"Sorted registered {label} names."),
+    ):
+        fn.__name__ = fn.__qualname__ = verb
+        fn.__doc__ = doc
+        setattr(VlkitRegistry, verb, fn)
 
-    def register_builder(self, name: str, force: bool = False) -> Callable[[type[T]], type[T]]:
-        """Decorator registering a builder class under ``name``."""
-        return self._registries["builder"].register(name, force=force)
 
-    def get_builder_class(self, name: str) -> type:
-        """The builder class registered under ``name`` (raises :class:`RegistryKeyError`)."""
-        return self._registries["builder"].get(name)
-
-    def list_builders(self) -> list[str]:
-        """Sorted registered builder names."""
-        return self._registries["builder"].names()
-
-    def register_task(self, name: str, force: bool = False) -> Callable[[type[T]], type[T]]:
-        """Decorator registering a task class under ``name``."""
-        return self._registries["task"].register(name, force=force)
-
-    def get_task_class(self, name: str) -> type:
-        """The task class registered under ``name`` (raises :class:`RegistryKeyError`)."""
-        return self._registries["task"].get(name)
-
-    def list_tasks(self) -> list[str]:
-        """Sorted registered task names."""
-        return self._registries["task"].names()
-
-    def register_runner(self, name: str, force: bool = False) -> Callable[[type[T]], type[T]]:
-        """Decorator registering a runner class under ``name``."""
-        return self._registries["runner"].register(name, force=force)
-
-    def get_runner_class(self, name: str) -> type:
-        """The runner class registered under ``name`` (raises :class:`RegistryKeyError`)."""
-        return self._registries["runner"].get(name)
-
-    def list_runners(self) -> list[str]:
-        """Sorted registered runner names."""
-        return self._registries["runner"].names()
-
-    def register_lr_scheduler(self, name: str, force: bool = False) -> Callable[[type[T]], type[T]]:
-        """Decorator registering a lr scheduler class under ``name``."""
-        return self._registries["lr_scheduler"].register(name, force=force)
-
-    def get_lr_scheduler_class(self, name: str) -> type:
-        """The lr scheduler class registered under ``name`` (raises :class:`RegistryKeyError`)."""
-        return self._registries["lr_scheduler"].get(name)
-
-    def list_lr_schedulers(self) -> list[str]:
-        """Sorted registered lr scheduler names."""
-        return self._registries["lr_scheduler"].names()
+for _kind, _plural in KIND_TABLE.items():
+    _add_verbs(_kind, _plural)
 
 
 registry = VlkitRegistry()

@@ -13,6 +13,7 @@ from torch import nn
 
 from vlkit.common.config import load_model_default_config, model_config_path, to_dataclass, validate_section
 from vlkit.models.checkpoint import CheckpointError, LoadReport, read_state_dict
+from vlkit.models.examples import ExampleBatch
 from vlkit.models.vit import interpolate_pos_embed
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,18 @@ class BaseModel(nn.Module):
         cfg = OmegaConf.merge(load_model_default_config(cls, model_type), overrides)
         cfg.model_type = model_type
         return cls.from_config(cfg, load_weights=load_weights)
+
+    @classmethod
+    def example_batch(cls, config: Any, batch_size: int = 2) -> ExampleBatch:
+        """A small batch ``forward`` accepts, for the registry-wide model tests (see :mod:`vlkit.models.examples`).
+
+        Raises:
+            NotImplementedError: until the model declares one.
+        """
+        raise NotImplementedError(
+            f"{cls.__module__}.{cls.__qualname__} declares no example_batch(config): add one (an ExampleBatch from "
+            "vlkit.models.examples) so the registry-wide model tests can exercise it."
+        )
 
     @property
     def device(self) -> torch.device:

@@ -6,9 +6,11 @@ the ``min_length`` EOS ban, applied to log-probabilities in beam search and to r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 from vlkit.common.config import ConfigError
 from vlkit.models.med import MedCache, MedForCausalLM
@@ -54,10 +56,13 @@ def blip_sampling_defaults(
 
 @dataclass
 class GenerationConfig:
-    """Decoding settings; lengths count the prompt tokens (as transformers does).
+    """Decoding settings, the one type for every place that generates text; lengths count the prompt tokens.
 
+    Config sections nest it under ``generation`` (caption and VQA evaluation) or ``decoding`` (CapFilt).
     ``length_normalization`` chooses how beam search ranks finished hypotheses (``full``: transformers 4.15,
     the original BLIP code, the default; ``generated``: transformers 5); see :mod:`vlkit.models.beam_search`.
+    ``top_k`` / ``repetition_penalty`` ``None`` mean the original BLIP's per decoding mode (sampling: top-k 50,
+    penalty 1.1; beam search and greedy: neither); see :meth:`resolved`. The token ids are set by the model.
     """
 
     num_beams: int = 3
@@ -65,9 +70,9 @@ class GenerationConfig:
     min_length: int = 10
     use_nucleus_sampling: bool = False
     top_p: float = 0.9
-    top_k: int = 0
+    top_k: int | None = 0
     temperature: float = 1.0
-    repetition_penalty: float = 1.0
+    repetition_penalty: float | None = 1.0
     num_return_sequences: int = 1
     length_penalty: float = 1.0
     length_normalization: str = "full"
@@ -77,6 +82,47 @@ class GenerationConfig:
 
     def __post_init__(self) -> None:
         check_length_normalization(self.length_normalization)
+
+    @classmethod
+    def from_node(cls, node: object) -> GenerationConfig:
+        """A ``GenerationConfig`` from itself, a mapping or a (validated) OmegaConf node."""
+        if isinstance(node, cls):
+            return node
+        if isinstance(node, DictConfig):
+            node = OmegaConf.to_container(node, resolve=True)
+        return cls(**dict(node))
+
+    def resolved(self) -> GenerationConfig:
+        """A copy with ``None`` ``top_k`` / ``repetition_penalty`` replaced by the original BLIP's values."""
+        top_k, penalty = blip_sampling_defaults(self.use_nucleus_sampling, self.top_k, self.repetition_penalty)
+        return replace(self, top_k=top_k, repetition_penalty=penalty)
+
+    @staticmethod
+    def check(node: object, key_path: str, source: str = "") -> None:
+        """Reject values no decoder can use, naming ``<key_path>.<key>`` (``run.generation``, ``capfilt.decoding``).
+
+        Raises:
+            ConfigError: for a beam count or length below 1, ``top_p`` outside (0, 1], a negative ``top_k``, a
+                non-positive penalty or temperature, or an unknown length normalisation.
+        """
+        where = f"{source}: " if source else ""
+        g = SimpleNamespace(**node) if isinstance(node, dict) else node
+        problems = []
+        if g.num_beams < 1:
+            problems.append(f"{key_path}.num_beams must be >= 1 (got {g.num_beams})")
+        if g.max_length < 1 or g.min_length < 0:
+            problems.append(f"{key_path}.max_length must be >= 1 and min_length >= 0")
+        if not 0.0 < g.top_p <= 1.0:
+            problems.append(f"{key_path}.top_p must be in (0, 1] (got {g.top_p})")
+        if g.top_k is not None and g.top_k < 0:
+            problems.append(f"{key_path}.top_k must be >= 0 (0 = off) or null for BLIP's (got {g.top_k})")
+        if g.repetition_penalty is not None and not g.repetition_penalty > 0:
+            problems.append(f"{key_path}.repetition_penalty must be positive (or null for BLIP's)")
+        if not g.temperature > 0:
+            problems.append(f"{key_path}.temperature must be positive (got {g.temperature})")
+        if problems:
+            raise ConfigError(where + "; ".join(problems) + ".")
+        check_length_normalization(g.length_normalization, f"{key_path}.length_normalization", source)
 
 
 class Decoder:

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 
 from vlkit.models.checkpoint import HF_CLASS_TO_ARCH
 from vlkit.models.convert_hf import vlkit_to_hf_blip
 
-if TYPE_CHECKING:  # annotations only: BaseModel.save_pretrained imports this module
-    from vlkit.models.base_model import BaseModel
-
 _ARCH_TO_HF_CLASS = {arch: cls for cls, arch in HF_CLASS_TO_ARCH.items()}
 
 
-def transformers_arch(model: BaseModel) -> str:
+def transformers_arch(model: nn.Module) -> str:
     """The transformers BLIP arch (``caption``/``retrieval``/``vqa``) ``model`` exports to.
 
     Raises:
@@ -39,7 +36,7 @@ def transformers_arch(model: BaseModel) -> str:
     return arch
 
 
-def transformers_config(model: BaseModel, arch: str) -> dict:
+def transformers_config(model: nn.Module, arch: str) -> dict:
     """A transformers ``BlipConfig`` dict with ``model``'s exact shapes (12 text heads, ViT LayerNorm eps 1e-6)."""
     vis = model.visual_encoder.cfg
     text = model.text_decoder.config if hasattr(model, "text_decoder") else model.text_encoder.config
@@ -79,7 +76,7 @@ def transformers_config(model: BaseModel, arch: str) -> dict:
     }
 
 
-def export_to_transformers(model: BaseModel, out_dir: str | Path) -> Path:
+def export_to_transformers(model: nn.Module, out_dir: str | Path) -> Path:
     """Write ``config.json`` + ``model.safetensors`` that transformers' BLIP class loads with the same weights.
 
     Args:

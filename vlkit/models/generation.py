@@ -80,6 +80,7 @@ def generate(
         ``[B * num_return_sequences, L]`` ids including the prompt, padded with ``pad_token_id`` after EOS;
         rows of one image are consecutive.
     """
+    cfg = cfg.resolved()
     if cfg.max_length <= prompt_ids.shape[1]:
         raise ValueError(f"max_length ({cfg.max_length}) must exceed the prompt length ({prompt_ids.shape[1]}).")
     sample = cfg.use_nucleus_sampling

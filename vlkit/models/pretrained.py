@@ -12,13 +12,12 @@ import json
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from torch import nn
 
 from vlkit.models.export import export_to_transformers, transformers_arch
 from vlkit.models.model_card import TrainingRecord, model_card, read_job
-
-if TYPE_CHECKING:
-    from vlkit.models.base_model import BaseModel
 
 VLKIT_CONFIG_FILE = "vlkit.yaml"
 
@@ -32,7 +31,7 @@ def _record(job_dir: str | Path | None, metrics: dict[str, float] | None) -> Tra
     return record
 
 
-def _config_yaml(model: BaseModel) -> str:
+def _config_yaml(model: nn.Module) -> str:
     from omegaconf import OmegaConf
 
     cfg = asdict(model.config) if hasattr(model.config, "__dataclass_fields__") else dict(model.config)
@@ -40,7 +39,7 @@ def _config_yaml(model: BaseModel) -> str:
 
 
 def save_pretrained(
-    model: BaseModel,
+    model: nn.Module,
     out_dir: str | Path,
     job_dir: str | Path | None = None,
     metrics: dict[str, float] | None = None,
@@ -72,7 +71,7 @@ def save_pretrained(
 
 
 def push_to_hub(
-    model: BaseModel,
+    model: nn.Module,
     repo_id: str,
     job_dir: str | Path | None = None,
     metrics: dict[str, float] | None = None,

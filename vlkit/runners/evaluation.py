@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import Dataset
 
 from vlkit.common.config import ConfigError
+from vlkit.common.dist import get_rank, get_world_size
 from vlkit.runners.logging import RunLogger
 from vlkit.runners.sampling import build_eval_loader
+from vlkit.tasks.context import EvalContext
 
 if TYPE_CHECKING:
     from vlkit.tasks.base_task import BaseTask
@@ -25,11 +29,11 @@ class SplitEvaluator:
     Args:
         task: Computes per-sample results and metrics (gathers across ranks once).
         datasets: dataset name -> split -> dataset.
-        run_cfg: The ``run`` section (``batch_size_eval``, ``num_workers``).
-        rank: This rank.
-        world_size: Number of ranks.
+        run_cfg: The ``run`` section (``batch_size_eval``, ``num_workers``, ``max_eval_batches``, ``progress``).
         log: Where each split's metrics are recorded (``type: eval``).
         autocast: Context factory for the forward passes (the run's mixed precision).
+        device: Where evaluation batches go.
+        result_dir: Where the task writes result files (None: nowhere).
     """
 
     def __init__(
@@ -37,17 +41,19 @@ class SplitEvaluator:
         task: BaseTask,
         datasets: dict[str, dict[str, Dataset]],
         run_cfg: DictConfig,
-        rank: int,
-        world_size: int,
         log: RunLogger,
         autocast: Callable[[], Any],
+        device: torch.device | None = None,
+        result_dir: Path | None = None,
     ) -> None:
         self.task = task
         self.datasets = datasets
         self.run_cfg = run_cfg
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size = get_rank(), get_world_size()
         self.log = log
         self.autocast = autocast
+        self.device = device or torch.device("cpu")
+        self.result_dir = result_dir
 
     def __call__(self, model: nn.Module, splits: list[str], step: int, epoch: int, tag: str = "") -> Metrics:
         """Metrics per evaluated split: keyed ``split`` with one dataset, ``name/split`` with several.
@@ -63,7 +69,6 @@ class SplitEvaluator:
                 f"available: {available}."
             )
         out: Metrics = {}
-        self.task.epoch_tag = tag
         for name, ds_splits in self.datasets.items():
             for split in splits:
                 if split not in ds_splits:
@@ -72,8 +77,17 @@ class SplitEvaluator:
                     ds_splits[split], self.run_cfg.batch_size_eval, self.run_cfg.num_workers, self.rank, self.world_size
                 )
                 key = split if len(self.datasets) == 1 else f"{name}/{split}"
+                ctx = EvalContext(
+                    split=key.replace("/", "_"),
+                    device=self.device,
+                    result_dir=self.result_dir,
+                    epoch_tag=tag,
+                    dataset=ds_splits[split],
+                    max_batches=self.run_cfg.max_eval_batches,
+                    progress=self.run_cfg.progress,
+                )
                 with self.autocast():
-                    out[key] = self.task.evaluation(model, loader, key.replace("/", "_"))
+                    out[key] = self.task.evaluation(model, loader, ctx)
                 self.log.log("eval", step, epoch=epoch, split=key, **out[key])
         return out
 

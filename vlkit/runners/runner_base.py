@@ -1,7 +1,8 @@
 """The epoch-based runner: a thin loop that delegates to the task and to small helper objects.
 
-Per optimiser update the loop calls ``task.train_step(model, samples)`` on ``accum_grad_iters``
-micro-batches; mixed precision and clipping live in :class:`MixedPrecision`, the LR in a registered
+Per optimiser update the loop calls ``task.train_step(model, samples, ctx)`` on ``accum_grad_iters``
+micro-batches (``ctx``: a :class:`~vlkit.tasks.context.StepContext`, the loop's position; the batch carries
+data only); mixed precision and clipping live in :class:`MixedPrecision`, the LR in a registered
 :class:`LRSchedule`, data order in :class:`TrainBatches`, files in :class:`CheckpointManager` and
 :class:`RunLogger`. Subclasses change what an "epoch" is (see :mod:`vlkit.runners.runner_iter`).
 """
@@ -9,7 +10,6 @@ micro-batches; mixed precision and clipping live in :class:`MixedPrecision`, the
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -22,7 +22,15 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from vlkit.common.config import Config, ConfigError
 from vlkit.common.determinism import configure_determinism
-from vlkit.common.dist import all_gather_object, all_reduce_sum, barrier, get_rank, get_world_size, is_main_process
+from vlkit.common.dist import (
+    all_gather_object,
+    all_reduce_sum,
+    barrier,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    resolve_device,
+)
 from vlkit.common.registry import registry
 from vlkit.data.bad_samples import format_skip_events, merge_skip_events
 from vlkit.runners.amp import MixedPrecision, maybe_no_sync
@@ -39,24 +47,12 @@ from vlkit.runners.optim import build_optimizer
 from vlkit.runners.sampling import TrainBatches, collate_fn_of, move_to_device
 from vlkit.runners.strategy import build_strategy
 from vlkit.runners.train_state import LossWindow, TrainState
+from vlkit.tasks.context import StepContext
 
 if TYPE_CHECKING:
     from vlkit.tasks.base_task import BaseTask
 
 logger = logging.getLogger(__name__)
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``run.device``: ``auto`` (this rank's GPU if any, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda":
-        spec = f"cuda:{local_rank}"
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"run.device={spec!r} but CUDA is not available; set run.device=cpu or auto.")
-    return device
 
 
 @registry.register_runner("runner_base")
@@ -97,11 +93,8 @@ class RunnerBase:
         self.log = RunLogger(self.job_dir, run.tensorboard)
         self.ckpt = CheckpointManager(self.job_dir, run.keep_last_n)
         self.state = TrainState()
-        self.evaluator = SplitEvaluator(task, datasets, run, self.rank, self.world_size, self.log, self.amp.autocast)
-        task.device = self.device
-        task.result_dir = self.job_dir / "result"
-        task.progress_mode = run.progress
-        task.max_eval_batches = run.max_eval_batches
+        result_dir = self.job_dir / "result"
+        self.evaluator = SplitEvaluator(task, datasets, run, self.log, self.amp.autocast, self.device, result_dir)
         self.optimizer: torch.optim.Optimizer | None = None
         self.lr_sched: Any = None
         self.train_batches: TrainBatches | None = None
@@ -241,11 +234,12 @@ class RunnerBase:
             if isinstance(samples, dict):
                 st.epoch_skipped += int(samples.get("num_skipped", 0))
                 merge_skip_events(st.epoch_skips, samples.get("skipped", {}))
-                # Where training is, for schedules inside the model (BLIP ramps its ITC alpha up early in training).
-                samples.update(epoch=st.epoch, iters=st.batch_in_epoch, num_iters_per_epoch=n)
+            ctx = StepContext(
+                epoch=st.epoch, step_in_epoch=st.batch_in_epoch, steps_per_epoch=n, global_step=st.global_step
+            )
             with maybe_no_sync(self.train_model, not last_in_group):
                 with self.amp.autocast():
-                    output = self.task.train_step(self.train_model, samples)
+                    output = self.task.train_step(self.train_model, samples, ctx)
                 self.amp.backward(output.loss / group_size)
             window.add(output, with_terms=will_log)
             st.batch_in_epoch += 1

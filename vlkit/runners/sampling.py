@@ -20,6 +20,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 from torch.utils.data.dataloader import default_collate
 
+from vlkit.common.batch import move_to_device  # noqa: F401 (moved to vlkit.common; still importable here)
+from vlkit.common.dist import interleave_gathered  # noqa: F401 (moved to vlkit.common)
 from vlkit.data.samplers import DistributedResumableSampler
 
 
@@ -37,14 +39,6 @@ class ShardedEvalSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(self.indices)
-
-
-def interleave_gathered(per_rank: list[list[Any]]) -> list[Any]:
-    """Inverse of :class:`ShardedEvalSampler`: per-rank result lists back into dataset order."""
-    out: list[Any] = []
-    for k in range(max((len(r) for r in per_rank), default=0)):
-        out.extend(r[k] for r in per_rank if k < len(r))
-    return out
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -89,17 +83,6 @@ class PerSampleSeededDataset(Dataset):
             random.setstate(saved[0])
             np.random.set_state(saved[1])
             torch.set_rng_state(saved[2])
-
-
-def move_to_device(samples: Any, device: torch.device) -> Any:
-    """Move every tensor in a (nested) batch to ``device``; other values are returned as they are."""
-    if isinstance(samples, torch.Tensor):
-        return samples.to(device, non_blocking=True)
-    if isinstance(samples, dict):
-        return {k: move_to_device(v, device) for k, v in samples.items()}
-    if isinstance(samples, list | tuple):
-        return type(samples)(move_to_device(v, device) for v in samples)
-    return samples
 
 
 def collate_fn_of(dataset: Dataset) -> Callable[[list], Any]:

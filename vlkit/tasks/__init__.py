@@ -11,5 +11,6 @@ from vlkit.tasks import (  # noqa: F401 (register the tasks)
     vqa,
 )
 from vlkit.tasks.base_task import BaseTask
+from vlkit.tasks.context import EvalContext, StepContext
 
-__all__ = ["BaseTask"]
+__all__ = ["BaseTask", "EvalContext", "StepContext"]

@@ -7,22 +7,23 @@ model and datasets, what one step computes, and how evaluation results become me
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import math
 from collections.abc import Collection, Iterable
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from vlkit.common.batch import move_to_device
 from vlkit.common.config import Config, RunConfig
-from vlkit.common.dist import all_gather_object, broadcast_object, is_main_process
+from vlkit.common.dist import all_gather_object, broadcast_object, interleave_gathered, is_main_process
+from vlkit.common.progress import progress
 from vlkit.common.registry import registry
-from vlkit.runners.logging import progress
-from vlkit.runners.sampling import interleave_gathered, move_to_device
+from vlkit.tasks.common import write_results
+from vlkit.tasks.context import EvalContext, StepContext
 
 logger = logging.getLogger(__name__)
 
@@ -30,25 +31,18 @@ logger = logging.getLogger(__name__)
 class BaseTask:
     """Default task: the model's forward is the training step; evaluation averages numeric results.
 
+    The runner talks to a task only through arguments: a :class:`StepContext` per training step and an
+    :class:`EvalContext` per evaluated split. A task keeps no runtime state of its own beyond its config.
+
     Attributes:
         RUN_CONFIG: Dataclass validating the ``run`` section (subclass :class:`RunConfig` to add task keys).
         run_cfg: The validated ``run`` section (set by :meth:`setup_task`).
-        result_dir: Where :meth:`after_evaluation` writes result files (set by the runner; None = don't write).
-        device: Where batches are moved before :meth:`valid_step` (set by the runner).
-        progress_mode: ``run.progress`` for the evaluation bar.
-        max_eval_batches: Stop evaluation after this many batches per rank (0 = all).
     """
 
     RUN_CONFIG: ClassVar[type] = RunConfig
 
     def __init__(self, cfg: Config | None = None) -> None:
         self.run_cfg = cfg.run_cfg if cfg is not None else None
-        self.result_dir: Path | None = None
-        self.device = torch.device("cpu")
-        self.progress_mode = self.run_cfg.progress if self.run_cfg is not None else "auto"
-        self.max_eval_batches = self.run_cfg.max_eval_batches if self.run_cfg is not None else 0
-        self.epoch_tag = ""
-        self.eval_dataset: Dataset | None = None
 
     @classmethod
     def setup_task(cls, cfg: Config) -> BaseTask:
@@ -97,49 +91,50 @@ class BaseTask:
                     model_size,
                 )
 
-    def train_step(self, model: nn.Module, samples: dict) -> Any:
-        """One forward pass; the returned output must have a scalar ``.loss``."""
+    def train_step(self, model: nn.Module, samples: dict, ctx: StepContext | None = None) -> Any:
+        """One forward pass; the returned output must have a scalar ``.loss``.
+
+        ``ctx`` is where the loop is (None outside it); tasks with schedules (loss weights that change during
+        training) compute them from it and pass them to the model as arguments.
+        """
         return model(samples)
 
-    def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
+    def valid_step(self, model: nn.Module, samples: dict, ctx: EvalContext) -> list[dict]:
         """Per-sample results of one evaluation batch (default: the model's loss, one record per batch)."""
         output = model(samples)
         return [{"loss": float(output.loss)}]
 
     @torch.no_grad()
-    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
+    def evaluation(self, model: nn.Module, data_loader: Iterable, ctx: EvalContext | str) -> dict[str, float]:
         """Run :meth:`valid_step` over this rank's shard, gather once, and compute metrics on the main rank.
 
-        Every rank returns the same metrics (broadcast from the main rank).
+        Every rank returns the same metrics (broadcast from the main rank). A bare split name as ``ctx`` is an
+        :class:`EvalContext` with that split and the loader's dataset (CPU, no result files).
         """
-        self.eval_dataset = getattr(data_loader, "dataset", None)  # tasks read gt/answer lists from it
+        ctx = eval_context(ctx, data_loader)
         was_training = model.training
         model.eval()
         local: list[dict] = []
         total = len(data_loader) if hasattr(data_loader, "__len__") else None
-        if total is not None and self.max_eval_batches > 0:
-            total = min(total, self.max_eval_batches)
-        for i, samples in enumerate(progress(data_loader, total, f"eval {split}", self.progress_mode)):
-            if self.max_eval_batches > 0 and i >= self.max_eval_batches:
+        if total is not None and ctx.max_batches > 0:
+            total = min(total, ctx.max_batches)
+        for i, samples in enumerate(progress(data_loader, total, f"eval {ctx.split}", ctx.progress)):
+            if ctx.max_batches > 0 and i >= ctx.max_batches:
                 break
-            local.extend(self.valid_step(model, move_to_device(samples, self.device)))
+            local.extend(self.valid_step(model, move_to_device(samples, ctx.device), ctx))
         model.train(was_training)
         gathered = all_gather_object(local)  # the only collective of the evaluation
         metrics: dict[str, float] = {}
         if is_main_process():
-            metrics = self.after_evaluation(interleave_gathered(gathered), split, self.result_dir)
+            metrics = self.after_evaluation(interleave_gathered(gathered), ctx)
         return broadcast_object(metrics)
 
-    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
-        """Write ``results`` to ``<output_dir>/<split><epoch_tag>.json`` and average their numeric fields.
+    def after_evaluation(self, results: list[dict], ctx: EvalContext) -> dict[str, float]:
+        """Write ``results`` to ``<result_dir>/<split><epoch_tag>.json`` and average their numeric fields.
 
         Subclasses compute task metrics instead (and set ``agg_metrics`` for best-checkpoint selection).
         """
-        if output_dir is not None:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            path = output_dir / f"{split}{self.epoch_tag}.json"
-            path.write_text(json.dumps(results), encoding="utf-8")
-            logger.info("wrote %d %s results to %s", len(results), split, path)
+        write_results(results, ctx.result_dir, ctx.result_name)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         for record in results:
@@ -148,3 +143,12 @@ class BaseTask:
                     sums[key] = sums.get(key, 0.0) + float(value)
                     counts[key] = counts.get(key, 0) + 1
         return {key: sums[key] / counts[key] for key in sums}
+
+
+def eval_context(ctx: EvalContext | str, data_loader: Iterable) -> EvalContext:
+    """``ctx`` as an :class:`EvalContext`: a split name becomes a default one; a missing dataset is the loader's."""
+    if isinstance(ctx, str):
+        ctx = EvalContext(split=ctx)
+    if ctx.dataset is None and getattr(data_loader, "dataset", None) is not None:
+        ctx = replace(ctx, dataset=data_loader.dataset)
+    return ctx

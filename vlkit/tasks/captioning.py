@@ -2,65 +2,71 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from torch import nn
 
 from vlkit.common.config import RunConfig
 from vlkit.common.registry import registry
-from vlkit.models.decoding import check_length_normalization
+from vlkit.models.decoding import GenerationConfig
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import dedupe, unwrap, write_results
+from vlkit.tasks.context import EvalContext
+
+
+def caption_generation() -> GenerationConfig:
+    """BLIP's caption decoding: beam 3, max 20, min 5 (lengths count the prompt), BLIP's per-mode penalty."""
+    return GenerationConfig(num_beams=3, max_length=20, min_length=5, top_k=None, repetition_penalty=None)
+
+
+# the flat decoding keys of earlier releases, now under run.generation
+GENERATION_KEYS: dict[str, str] = {
+    "max_len": "generation.max_length",
+    "min_len": "generation.min_length",
+    "num_beams": "generation.num_beams",
+    "use_nucleus_sampling": "generation.use_nucleus_sampling",
+    "length_normalization": "generation.length_normalization",
+    "repetition_penalty": "generation.repetition_penalty",
+}
 
 
 @dataclass
 class CaptionRunConfig(RunConfig):
-    """Decoding at evaluation (BLIP: beam 3, max 20, min 5 — lengths count the prompt).
+    """Decoding at evaluation: ``generation`` (a :class:`GenerationConfig`; BLIP: beam 3, max 20, min 5).
 
-    ``length_normalization``: ``full`` (the original code's beam scoring, over the prompt too) or ``generated``
-    (transformers 5's, over the generated tokens). ``repetition_penalty: null`` is BLIP's per decoding mode
-    (1.0 for beam search, 1.1 for sampling); the original NoCaps evaluation used 1.1 with beam search.
+    ``generation.length_normalization``: ``full`` (the original code's beam scoring, over the prompt too) or
+    ``generated`` (transformers 5's). ``generation.repetition_penalty: null`` is BLIP's per decoding mode (1.0
+    for beam search, 1.1 for sampling); the original NoCaps evaluation used 1.1 with beam search.
     """
 
-    max_len: int = 20
-    min_len: int = 5
-    num_beams: int = 3
-    use_nucleus_sampling: bool = False
-    length_normalization: str = "full"
-    repetition_penalty: float | None = None
+    DEPRECATED_KEYS: ClassVar[dict[str, str | None]] = GENERATION_KEYS
+
+    generation: GenerationConfig = field(default_factory=caption_generation)
     spice: bool = False
     caption_tokenizer: str = "ptb"  # "simple": no Java needed, not the official protocol (docs/metrics.md)
     best_metric: str = "agg_metrics"
 
     @staticmethod
     def check_values(node: object, key_path: str, source: str) -> None:
-        check_length_normalization(node.length_normalization, f"{key_path}.length_normalization", source)
+        GenerationConfig.check(node.generation, f"{key_path}.generation", source)
 
 
 @registry.register_task("captioning")
 class CaptionTask(BaseTask):
     RUN_CONFIG = CaptionRunConfig
 
-    def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
-        r = self.run_cfg
-        captions = unwrap(model).generate(
-            samples,
-            use_nucleus_sampling=r.use_nucleus_sampling,
-            num_beams=r.num_beams,
-            max_length=r.max_len,
-            min_length=r.min_len,
-            length_normalization=r.length_normalization,
-            repetition_penalty=r.repetition_penalty,
-        )
+    def valid_step(self, model: nn.Module, samples: dict, ctx: EvalContext) -> list[dict]:
+        generation = GenerationConfig.from_node(self.run_cfg.generation)
+        captions = unwrap(model).generate(samples, generation_config=generation)
         return [{"image_id": int(i), "caption": c} for i, c in zip(samples["image_id"], captions, strict=True)]
 
-    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
+    def after_evaluation(self, results: list[dict], ctx: EvalContext) -> dict[str, float]:
         from vlkit.metrics import coco_caption_eval
 
         results = dedupe(results, "image_id")
-        write_results(results, output_dir, f"{split}{self.epoch_tag}")
-        if not results or not hasattr(self.eval_dataset, "coco_gt"):
+        write_results(results, ctx.result_dir, ctx.result_name)
+        if not results or not hasattr(ctx.dataset, "coco_gt"):
             return {}
         r = self.run_cfg
-        return coco_caption_eval(results, self.eval_dataset.coco_gt(), spice=r.spice, tokenizer=r.caption_tokenizer)
+        return coco_caption_eval(results, ctx.dataset.coco_gt(), spice=r.spice, tokenizer=r.caption_tokenizer)

@@ -9,6 +9,8 @@ from typing import Any
 
 from torch import nn
 
+from vlkit.tasks.context import StepContext, linear_ramp
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,38 +40,25 @@ def dedupe(results: list[dict], key: str) -> list[dict]:
     return out
 
 
-def ramped_alpha(samples: dict, alpha: float, ramp_epochs: float) -> float:
-    """The ITC distillation weight at this point of training: linear from 0 to ``alpha`` over ``ramp_epochs``.
-
-    The position comes from the runner's ``epoch``/``iters``/``num_iters_per_epoch`` batch keys; without them
-    (a batch outside the training loop) the full ``alpha`` is used.
-    """
-    n = samples.get("num_iters_per_epoch")
-    if not n or ramp_epochs <= 0:
-        return alpha
-    progress = (samples.get("epoch", 0) * n + samples.get("iters", 0)) / (ramp_epochs * n)
-    return alpha * min(1.0, progress)
-
-
 class AlphaRampMixin:
-    """``train_step`` that passes the ramped distillation weight to the model as ``samples["alpha"]``.
+    """``train_step`` that computes the ITC distillation weight and passes it to the model as ``alpha=``.
 
-    ``run.alpha`` / ``run.alpha_ramp_epochs`` override the model config's ``alpha`` (BLIP: 0.4) and the task's
-    default ramp length (``DEFAULT_RAMP_EPOCHS``).
+    The weight ramps linearly from 0 to ``alpha`` over the first ``alpha_ramp_epochs`` epochs (BLIP: 0.4 over
+    2 epochs in pre-training, 1 in retrieval). ``run.alpha`` / ``run.alpha_ramp_epochs`` override the model
+    config's ``alpha`` and the task's ``DEFAULT_RAMP_EPOCHS``. This is the only place the ramp is computed.
     """
 
     DEFAULT_RAMP_EPOCHS: float = 1.0
 
-    def alpha_for(self, model: nn.Module, samples: dict) -> float:
-        """The weight for this batch (run config, else the model config, else BLIP's 0.4)."""
+    def alpha_for(self, model: nn.Module, ctx: StepContext | None) -> float:
+        """The weight at ``ctx`` (None: outside training, the full weight)."""
         run = self.run_cfg
         alpha = getattr(run, "alpha", None)
         if alpha is None:
             alpha = getattr(getattr(unwrap(model), "config", None), "alpha", 0.4)
         ramp = getattr(run, "alpha_ramp_epochs", None)
-        return ramped_alpha(samples, float(alpha), self.DEFAULT_RAMP_EPOCHS if ramp is None else float(ramp))
+        return linear_ramp(ctx, float(alpha), self.DEFAULT_RAMP_EPOCHS if ramp is None else float(ramp))
 
-    def train_step(self, model: nn.Module, samples: dict) -> Any:
-        """The model's forward with ``samples["alpha"]`` set."""
-        samples["alpha"] = self.alpha_for(model, samples)
-        return model(samples)
+    def train_step(self, model: nn.Module, samples: dict, ctx: StepContext | None = None) -> Any:
+        """The model's forward with the ramped ``alpha``."""
+        return model(samples, alpha=self.alpha_for(model, ctx))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -12,6 +11,7 @@ from vlkit.common.config import RunConfig
 from vlkit.common.registry import registry
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import AlphaRampMixin
+from vlkit.tasks.context import EvalContext
 
 
 @dataclass
@@ -30,12 +30,12 @@ class ImageTextPretrainTask(AlphaRampMixin, BaseTask):
     DEFAULT_RAMP_EPOCHS = 2.0
 
     @torch.no_grad()
-    def valid_step(self, model: nn.Module, samples: dict) -> list[dict]:
+    def valid_step(self, model: nn.Module, samples: dict, ctx: EvalContext) -> list[dict]:
         out = model(samples)
         return [{"loss": float(out.loss), **out.losses()}]
 
-    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
-        metrics = super().after_evaluation(results, split, output_dir)
+    def after_evaluation(self, results: list[dict], ctx: EvalContext) -> dict[str, float]:
+        metrics = super().after_evaluation(results, ctx)
         if "loss" in metrics:
             metrics["agg_metrics"] = -metrics["loss"]  # higher is better for best-checkpoint selection
         return metrics

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from vlkit.common.config import RunConfig
-from vlkit.common.dist import all_reduce_sum, get_rank, get_world_size, is_main_process
+from vlkit.common.dist import all_reduce_sum, broadcast_object, get_rank, get_world_size, is_main_process
+from vlkit.common.progress import progress
 from vlkit.common.registry import registry
-from vlkit.runners.logging import progress
-from vlkit.tasks.base_task import BaseTask
+from vlkit.tasks.base_task import BaseTask, eval_context
 from vlkit.tasks.common import AlphaRampMixin, unwrap, write_results
+from vlkit.tasks.context import EvalContext
 
 
 @dataclass
@@ -38,9 +38,13 @@ class RetrievalTask(AlphaRampMixin, BaseTask):
     RUN_CONFIG = RetrievalRunConfig
 
     @torch.no_grad()
-    def score_matrices(self, model: nn.Module, dataset: object, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(scores_i2t, scores_t2i)`` after ITM re-ranking (summed over ranks)."""
+    def score_matrices(
+        self, model: nn.Module, dataset: object, batch_size: int, ctx: EvalContext | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scores_i2t, scores_t2i)`` after ITM re-ranking (summed over ranks); ``ctx``: device and progress."""
         from vlkit.metrics import itc_topk_itm_rerank
+
+        ctx = ctx or EvalContext()
 
         model = unwrap(model)
         was_training = model.training
@@ -59,9 +63,9 @@ class RetrievalTask(AlphaRampMixin, BaseTask):
         text_proj = torch.cat(text_proj)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=dataset.collater)
         image_embeds, image_proj = [], []
-        for batch in progress(loader, len(loader), "encode images", self.progress_mode):
+        for batch in progress(loader, len(loader), "encode images", ctx.progress):
             media = batch["image"] if "image" in batch else batch["video"]  # video datasets may use either
-            embeds, proj = model.image_features(media.to(self.device))
+            embeds, proj = model.image_features(media.to(ctx.device))
             image_embeds.append(embeds)
             image_proj.append(proj)
         image_embeds, image_proj = torch.cat(image_embeds), torch.cat(image_proj)
@@ -86,15 +90,15 @@ class RetrievalTask(AlphaRampMixin, BaseTask):
         return scores_i2t, scores_t2i
 
     @torch.no_grad()
-    def evaluation(self, model: nn.Module, data_loader: Iterable, split: str) -> dict[str, float]:
-        dataset = data_loader.dataset
-        scores_i2t, scores_t2i = self.score_matrices(model, dataset, getattr(data_loader, "batch_size", 32) or 32)
+    def evaluation(self, model: nn.Module, data_loader: Iterable, ctx: EvalContext | str) -> dict[str, float]:
+        ctx = eval_context(ctx, data_loader)
+        dataset = ctx.dataset
+        batch_size = getattr(data_loader, "batch_size", 32) or 32
+        scores_i2t, scores_t2i = self.score_matrices(model, dataset, batch_size, ctx)
         metrics: dict[str, float] = {}
         if is_main_process():
             metrics = self.metrics(scores_i2t.cpu(), scores_t2i.cpu(), dataset)
-            write_results({"metrics": metrics}, self.result_dir, f"{split}{self.epoch_tag}")
-        from vlkit.common.dist import broadcast_object
-
+            write_results({"metrics": metrics}, ctx.result_dir, ctx.result_name)
         return broadcast_object(metrics)
 
     def metrics(self, scores_i2t: torch.Tensor, scores_t2i: torch.Tensor, dataset: object) -> dict[str, float]:
@@ -102,5 +106,5 @@ class RetrievalTask(AlphaRampMixin, BaseTask):
 
         return retrieval_metrics(scores_i2t, scores_t2i, dataset.txt2img, dataset.img2txt)
 
-    def after_evaluation(self, results: list[dict], split: str, output_dir: Path | None) -> dict[str, float]:
+    def after_evaluation(self, results: list[dict], ctx: EvalContext) -> dict[str, float]:
         return {}

@@ -3,8 +3,11 @@
 from vlkit.models.blip.caption import BlipCaption
 from vlkit.models.blip.config import BlipConfig
 from vlkit.models.blip.dialog import BlipDialog
+from vlkit.models.blip.feature_extractor import BlipFeatureExtractor
+from vlkit.models.blip.image_text_matching import BlipImageTextMatching
 from vlkit.models.blip.nlvr import BlipNLVR
-from vlkit.models.blip.retrieval import BlipFeatureExtractor, BlipImageTextMatching, BlipPretrain, BlipRetrieval
+from vlkit.models.blip.pretrain import BlipPretrain
+from vlkit.models.blip.retrieval import BlipRetrieval
 from vlkit.models.blip.vqa import BlipVQA
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import torch
@@ -9,7 +10,7 @@ import torch
 from vlkit.common.registry import registry
 from vlkit.models.blip.base import BlipBase
 from vlkit.models.blip.config import BlipConfig
-from vlkit.models.decoding import blip_sampling_defaults
+from vlkit.models.examples import ExampleBatch, example_images, example_texts
 from vlkit.models.generation import GenerationConfig, generate
 from vlkit.models.outputs import ModelOutput
 
@@ -33,6 +34,12 @@ class BlipCaption(DecodingMixin, BlipBase):
     }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "base_coco"
     HF_ARCH: ClassVar[str] = "caption"
+
+    @classmethod
+    def example_batch(cls, config: BlipConfig, batch_size: int = 2) -> ExampleBatch:
+        """A small batch for tests (``vlkit.models.examples``)."""
+        samples = {"image": example_images(config, batch_size), "text_input": example_texts(batch_size)}
+        return ExampleBatch(samples, inference="generate", inference_kwargs={"max_length": 10, "min_length": 3})
 
     def __init__(self, config: BlipConfig) -> None:
         super().__init__(config)
@@ -63,6 +70,7 @@ class BlipCaption(DecodingMixin, BlipBase):
         generator: torch.Generator | None = None,
         top_k: int | None = None,
         length_normalization: str = "full",
+        generation_config: GenerationConfig | None = None,
     ) -> list[str]:
         """Captions for ``samples["image"]``: ``num_captions`` per image, consecutive; prompt removed.
 
@@ -70,9 +78,22 @@ class BlipCaption(DecodingMixin, BlipBase):
         k most likely tokens before ``top_p``. ``None`` for ``top_k`` / ``repetition_penalty`` means the original
         BLIP's: top-k 50 and penalty 1.1 when sampling (transformers' default top-k and BLIP's hard-coded
         penalty), none for beam search. ``length_normalization``: ``full`` (the original code's beam scoring,
-        over the prompt too) or ``generated`` (transformers 5's).
+        over the prompt too) or ``generated`` (transformers 5's). A ``generation_config`` replaces all of these
+        decoding arguments (its ``num_return_sequences`` is the number of captions).
         """
-        top_k, repetition_penalty = blip_sampling_defaults(use_nucleus_sampling, top_k, repetition_penalty)
+        if generation_config is None:
+            generation_config = GenerationConfig(
+                num_beams=num_beams,
+                max_length=max_length,
+                min_length=min_length,
+                use_nucleus_sampling=use_nucleus_sampling,
+                top_p=top_p,
+                top_k=top_k,
+                repetition_penalty=repetition_penalty,
+                num_return_sequences=num_captions,
+                temperature=temperature,
+                length_normalization=length_normalization,
+            )
         image_embeds = self.encode_image(self.image_input(samples).to(self.device))
         b = image_embeds.shape[0]
         prompt_ids = (
@@ -81,20 +102,11 @@ class BlipCaption(DecodingMixin, BlipBase):
             .clone()
         )
         prompt_ids[:, 0] = self.tokenizer.dec_token_id
-        cfg = GenerationConfig(
-            num_beams=num_beams,
-            max_length=max_length,
-            min_length=min_length,
-            use_nucleus_sampling=use_nucleus_sampling,
-            top_p=top_p,
-            top_k=top_k,
-            repetition_penalty=repetition_penalty,
-            num_return_sequences=num_captions,
-            temperature=temperature,
+        cfg = replace(
+            generation_config,
             eos_token_id=self.tokenizer.sep_token_id,
             pad_token_id=self.tokenizer.pad_token_id,
             bos_token_id=self.tokenizer.dec_token_id,
-            length_normalization=length_normalization,
         )
         out = generate(self.text_decoder, prompt_ids, image_embeds, None, cfg, generator=generator)
         return self.decode(out, strip_prefix=self.prompt.strip())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -17,6 +17,9 @@ class BlipConfig:
     the other pairs of the batch; measured to train a tiny filter much faster, docs/training.md).
     """
 
+    # the ITC alpha ramp is set by the training task (run.alpha_ramp_epochs); this model key never had an effect
+    DEPRECATED_KEYS: ClassVar[dict[str, str | None]] = {"alpha_ramp_epochs": None}
+
     arch: str = "???"
     model_type: str = "???"
     vit: str = "base"
@@ -28,7 +31,6 @@ class BlipConfig:
     embed_dim: int = 256
     queue_size: int = 57600
     alpha: float = 0.4
-    alpha_ramp_epochs: float = 2.0
     momentum: float = 0.995
     temp: float = 0.07
     label_smoothing: float = 0.1
@@ -78,3 +80,8 @@ def check_blip_config(config: Any) -> None:
         problems.append(f"model.itm_negatives must be 'hard' or 'random' (got {config.itm_negatives!r})")
     if problems:
         raise ValueError("Invalid BLIP model config: " + "; ".join(problems) + ".")
+
+
+def model_type_configs(arch: str, *types: str) -> dict[str, str]:
+    """``PRETRAINED_MODEL_CONFIG_DICT`` for ``types`` of ``arch``: ``configs/models/<arch>/<type>.yaml``."""
+    return {t: f"configs/models/{arch}/{t}.yaml" for t in types}

@@ -130,34 +130,26 @@ class ContrastiveHeads(nn.Module):
             self.idx_queue[:, cols] = concat_all_gather(idx).view(1, -1)
         ptr_buf[0] = (int(ptr_buf.item()) + n) % size
 
-    def alpha_for(self, samples: dict) -> float:
-        """The distillation weight, ramped up over ``alpha_ramp_epochs`` using the runner's position keys."""
-        c = self.config
-        if "alpha" in samples:
-            return float(samples["alpha"])
-        n = samples.get("num_iters_per_epoch")
-        if not n or c.alpha_ramp_epochs <= 0:
-            return c.alpha
-        progress = (samples.get("epoch", 0) * n + samples.get("iters", 0)) / (c.alpha_ramp_epochs * n)
-        return c.alpha * min(1.0, progress)
-
     def itc_and_itm(
         self,
-        samples: dict,
+        image: torch.Tensor,
         image_embeds: torch.Tensor,
         text_ids: torch.Tensor,
         text_atts: torch.Tensor,
         idx: torch.Tensor | None,
+        alpha: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """ITC loss (momentum distillation + queues) and ITM loss (hard negatives) for one batch.
 
         Args:
+            image: the input images (the momentum ViT encodes them again).
             idx: image ids ``[B]`` (positives share an id); None = every pair is its own positive.
+            alpha: weight of the momentum model's soft targets; None = ``config.alpha``. The training task
+                ramps it up early in training (:class:`~vlkit.tasks.common.AlphaRampMixin`).
         """
         with torch.no_grad():
             self.temp.clamp_(0.001, 0.5)
-        alpha = self.alpha_for(samples)
-        image = self.image_input(samples)
+        alpha = self.config.alpha if alpha is None else float(alpha)
         image_feat = F.normalize(self.vision_proj(image_embeds[:, 0]), dim=-1)
         text_out = self.text_encoder(text_ids, text_atts, mode="text").last_hidden_state
         text_feat = F.normalize(self.text_proj(text_out[:, 0]), dim=-1)

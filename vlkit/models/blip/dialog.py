@@ -11,6 +11,7 @@ from torch import nn
 from vlkit.common.registry import registry
 from vlkit.models.blip.base import BlipBase
 from vlkit.models.blip.config import BlipConfig
+from vlkit.models.examples import ExampleBatch, example_images, example_texts
 from vlkit.models.outputs import ModelOutput
 
 
@@ -25,6 +26,19 @@ class BlipDialog(BlipBase):
         t: f"configs/models/blip_dialog/{t}.yaml" for t in ("visdial", "tiny")
     }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "visdial"
+
+    @classmethod
+    def example_batch(cls, config: BlipConfig, batch_size: int = 2) -> ExampleBatch:
+        """A small batch for tests (``vlkit.models.examples``)."""
+        samples = {
+            "image": example_images(config, batch_size),
+            "caption": example_texts(batch_size),
+            "dialog_history": ["q: is it red? a: yes"] * batch_size,
+            "question": ["what shape is it"] * batch_size,
+            "answer_options": [[f"option {i}" for i in range(4)]] * batch_size,
+            "gt_index": torch.arange(batch_size) % 4,
+        }
+        return ExampleBatch(samples, inference="score_options")
 
     def __init__(self, config: BlipConfig) -> None:
         super().__init__(config)

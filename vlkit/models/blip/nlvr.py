@@ -11,6 +11,7 @@ from torch import nn
 from vlkit.common.registry import registry
 from vlkit.models.blip.base import BlipBase
 from vlkit.models.blip.config import BlipConfig
+from vlkit.models.examples import ExampleBatch, example_images, example_texts
 from vlkit.models.outputs import ModelOutput
 
 
@@ -24,6 +25,17 @@ class BlipNLVR(BlipBase):
         t: f"configs/models/blip_nlvr/{t}.yaml" for t in ("nlvr", "tiny")
     }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "nlvr"
+
+    @classmethod
+    def example_batch(cls, config: BlipConfig, batch_size: int = 2) -> ExampleBatch:
+        """A small batch for tests (``vlkit.models.examples``)."""
+        samples = {
+            "image0": example_images(config, batch_size, seed=0),
+            "image1": example_images(config, batch_size, seed=1),
+            "text_input": example_texts(batch_size),
+            "label": torch.arange(batch_size) % 2,
+        }
+        return ExampleBatch(samples, inference="predict")
 
     def __init__(self, config: BlipConfig) -> None:
         super().__init__(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import torch
@@ -10,6 +11,7 @@ from vlkit.common.registry import registry
 from vlkit.models.blip.base import BlipBase
 from vlkit.models.blip.caption import DecodingMixin
 from vlkit.models.blip.config import BlipConfig
+from vlkit.models.examples import ExampleBatch, example_images
 from vlkit.models.generation import GenerationConfig, generate
 from vlkit.models.med import lm_loss
 from vlkit.models.outputs import ModelOutput
@@ -25,6 +27,19 @@ class BlipVQA(DecodingMixin, BlipBase):
     }
     DEFAULT_MODEL_TYPE: ClassVar[str] = "vqav2"
     HF_ARCH: ClassVar[str] = "vqa"
+
+    @classmethod
+    def example_batch(cls, config: BlipConfig, batch_size: int = 2) -> ExampleBatch:
+        """A small batch for tests (``vlkit.models.examples``)."""
+        samples = {
+            "image": example_images(config, batch_size),
+            "text_input": [f"what is in picture {i}" for i in range(batch_size)],
+            "answer": ["a circle"] * batch_size + ["red"],  # the first question has two answers
+            "weight": torch.tensor([0.7] + [1.0] * (batch_size - 1) + [0.3]),
+            "n_answers": torch.tensor([2] + [1] * (batch_size - 1)),
+        }
+        kwargs = {"inference_method": "generate", "max_len": 5}
+        return ExampleBatch(samples, inference="predict_answers", inference_kwargs=kwargs)
 
     def __init__(self, config: BlipConfig) -> None:
         super().__init__(config)
@@ -62,13 +77,15 @@ class BlipVQA(DecodingMixin, BlipBase):
         max_len: int = 10,
         min_len: int = 1,
         length_normalization: str = "full",
+        generation_config: GenerationConfig | None = None,
         **_: object,
     ) -> list[str]:
         """Answers by beam-search generation, or by ranking ``answer_list`` (top-k by first token, then full LM).
 
         ``length_normalization`` applies to ``generate`` (``full``: the original code's beam scoring; ``generated``:
-        transformers 5's). As in the original (and LAVIS, and transformers), the answer decoder attends to every
-        question position when generating, padding included; ranking masks the padding.
+        transformers 5's); a ``generation_config`` replaces ``num_beams``/``max_len``/``min_len``/
+        ``length_normalization`` (and may sample). As in the original (and LAVIS, and transformers), the answer
+        decoder attends to every question position when generating, padding included; ranking masks the padding.
         """
         if isinstance(samples.get("text_input"), str):
             samples = {**samples, "text_input": [samples["text_input"]]}
@@ -76,13 +93,18 @@ class BlipVQA(DecodingMixin, BlipBase):
         if inference_method == "generate":
             b = states.shape[0]
             bos = torch.full((b, 1), self.tokenizer.dec_token_id, dtype=torch.long, device=self.device)
-            cfg = GenerationConfig(
-                num_beams=num_beams,
-                max_length=max_len,
-                min_length=min_len,
+            if generation_config is None:
+                generation_config = GenerationConfig(
+                    num_beams=num_beams,
+                    max_length=max_len,
+                    min_length=min_len,
+                    length_normalization=length_normalization,
+                )
+            cfg = replace(
+                generation_config,
                 eos_token_id=self.tokenizer.sep_token_id,
                 pad_token_id=self.tokenizer.pad_token_id,
-                length_normalization=length_normalization,
+                bos_token_id=self.tokenizer.dec_token_id,
             )
             return self.decode(generate(self.text_decoder, bos, states, None, cfg))
         if inference_method == "rank":
