@@ -188,7 +188,12 @@ def section_b(b: Bench) -> None:
     chunks = (8, 4, 32) if b.tiny else (b.args.pair_chunk, 32, 1024)
     per_pair, per_image, per_text = unit_costs(itm, b.infer_px, chunks, b.args.repeats, b.amp())
     hardware = f"{hardware_name(b.device)}, amp {b.args.amp}, ITM chunks of {chunks[0]} pairs"
-    b.note("   " + coco5k_extrapolation(per_pair, per_image, per_text, hardware, f"{b.model_type} at {b.infer_px} px"))
+    b.note(
+        "   "
+        + coco5k_extrapolation(
+            per_pair, per_image, per_text, hardware, f"blip_image_text_matching {b.model_type} at {b.infer_px} px"
+        )
+    )
 
 
 def write_jpegs(root: Path, count: int, size: int) -> list[dict]:
