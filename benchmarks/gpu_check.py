@@ -29,7 +29,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from _common import Timing, coco5k_extrapolation, hardware_name, print_header, ratio_text, time_repeats
+from _common import (
+    Timing,
+    coco5k_extrapolation,
+    hardware_name,
+    print_header,
+    ratio_text,
+    synthetic_captions,
+    time_repeats,
+)
 
 # Dense bf16 peak FLOP/s by card name (first match wins: specific names before their prefixes).
 PEAK_BF16 = (
@@ -86,17 +94,15 @@ class Bench:
     def pretrain_model(self) -> tuple[torch.nn.Module, Callable[[dict], None]]:
         """vlkit's ``blip_pretrain`` (random weights) and its training step, built once and shared."""
         if self._pretrain is None:
+            from bench_train_step import vlkit_optimizer
+
             from vlkit.models import load_model
             from vlkit.runners.amp import MixedPrecision
-            from vlkit.runners.optim import build_optimizer
 
             torch.manual_seed(0)
             model = load_model("blip_pretrain", self.model_type, pretrained=False, image_size=self.pretrain_px)
             model = model.to(self.device).train()
-            run = {"init_lr": 3e-4, "weight_decay": 0.05, "vit_lr_scale": 1.0}
-            from omegaconf import OmegaConf
-
-            optimizer = build_optimizer(model, OmegaConf.create(run))
+            optimizer = vlkit_optimizer(model)
             precision = MixedPrecision(self.args.amp, self.device)
             params = [p for p in model.parameters() if p.requires_grad]
 
@@ -110,8 +116,6 @@ class Bench:
         return self._pretrain
 
     def premade_samples(self, batch: int) -> dict:
-        from _common import synthetic_captions
-
         g = torch.Generator().manual_seed(2)
         image = torch.randn(batch, 3, self.pretrain_px, self.pretrain_px, generator=g).to(self.device)
         return {"image": image, "text_input": synthetic_captions(batch, stream="gpu_check")}
