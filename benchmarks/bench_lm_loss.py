@@ -15,21 +15,10 @@ import random
 import time
 
 import torch
+from _common import synthetic_captions
 
 from vlkit.models import load_model
 from vlkit.models.med import MedForCausalLM
-
-
-def captions(n: int, seed: int = 0) -> list[str]:
-    """``n`` human-style captions of random scenes of the synthetic world."""
-    from vlkit.data.synthetic.captions import clean_captions
-    from vlkit.data.synthetic.scene import random_scene, rng_for
-
-    out = []
-    for i in range(n):
-        rng = rng_for(seed, "bench_lm_loss", i)
-        out += clean_captions(random_scene(rng), rng, n=1)
-    return out
 
 
 def step_seconds(model: torch.nn.Module, texts: list[str], args: argparse.Namespace, full_logits: bool) -> float:
@@ -70,7 +59,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    texts = captions(2000)
+    texts = synthetic_captions(2000, stream="bench_lm_loss")
     print(f"{args.model_type} models, batch {args.batch_size}, {args.image_size} px, {args.threads} threads (CPU)")
     for arch, extra in (("blip_pretrain", {"itm_negatives": "random"}), ("blip_caption", {})):
         torch.manual_seed(0)
