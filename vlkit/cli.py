@@ -27,6 +27,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "the BLIP story on the synthetic world: noisy vs CapFilt-bootstrapped pre-training",
     ),
     "run": ("vlkit.pipelines.cli", "run a pipeline of stages (train / evaluate / capfilt), skipping finished ones"),
+    "predict": (
+        "vlkit.predict.cli",
+        "caption / vqa / itm / embed / classify a folder, json list or tar shards of images (resumable)",
+    ),
 }
 
 LIST_KINDS = ("models", "processors", "builders", "tasks", "runners", "lr_schedulers")

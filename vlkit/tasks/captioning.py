@@ -12,6 +12,7 @@ from vlkit.common.registry import registry
 from vlkit.models.decoding import check_length_normalization
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import dedupe, unwrap, write_results
+from vlkit.tasks.submission import CAPTION_SUBMISSION, write_submission
 
 
 @dataclass
@@ -61,6 +62,10 @@ class CaptionTask(BaseTask):
         results = dedupe(results, "image_id")
         write_results(results, output_dir, f"{split}{self.epoch_tag}")
         if not results or not hasattr(self.eval_dataset, "coco_gt"):
+            return {}
+        if not getattr(self.eval_dataset, "has_references", lambda: True)():  # e.g. NoCaps test: for the server
+            expected = [self.eval_dataset.coco_id(e) for e in self.eval_dataset.annotation]
+            write_submission(results, output_dir, f"{split}{self.epoch_tag}", CAPTION_SUBMISSION, expected)
             return {}
         r = self.run_cfg
         return coco_caption_eval(results, self.eval_dataset.coco_gt(), spice=r.spice, tokenizer=r.caption_tokenizer)

@@ -12,6 +12,7 @@ from vlkit.common.registry import registry
 from vlkit.models.decoding import check_length_normalization
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import dedupe, unwrap, write_results
+from vlkit.tasks.submission import VQA_SUBMISSION, write_submission
 
 
 @dataclass
@@ -52,6 +53,8 @@ class VQATask(BaseTask):
         results = dedupe(results, "question_id")
         write_results(results, output_dir, f"{split}{self.epoch_tag}")
         annotations = self.eval_dataset.annotations_for_eval()
-        if not annotations:
-            return {}  # test splits without answers: results are for the evaluation server
+        if not annotations:  # test-dev / test-std: no answers here, the file is for the evaluation server
+            expected = [int(e.get("question_id", i)) for i, e in enumerate(self.eval_dataset.annotation)]
+            write_submission(results, output_dir, f"{split}{self.epoch_tag}", VQA_SUBMISSION, expected)
+            return {}
         return vqa_accuracy(results, annotations)

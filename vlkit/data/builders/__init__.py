@@ -20,6 +20,7 @@ from vlkit.data.builders.families import (
     WebCaptionBuilder,
     WebDatasetBuilder,
 )
+from vlkit.data.builders.image_folder import ImageFolderBuilder
 from vlkit.data.builders.visdial import VisDialBuilder
 
 # registered name -> (builder family, synthetic twin name or None)
@@ -40,6 +41,7 @@ BUILDERS: dict[str, tuple[type[BaseDatasetBuilder], str | None]] = {
     "sbu_caption": (WebCaptionBuilder, None),
     "laion": (WebDatasetBuilder, "shapes_web_wds"),
     "image_text_json": (ImageTextJsonBuilder, None),
+    "image_folder": (ImageFolderBuilder, None),
 }
 EXTRA_TWINS: dict[str, type[BaseDatasetBuilder]] = {"shapes_web": WebCaptionBuilder}
 
