@@ -9,8 +9,14 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
 from vlkit.common.config import ConfigError
+from vlkit.data.annotation_schema import AnnotationSchema, Field
 from vlkit.data.builders.base_builder import BaseDatasetBuilder
 from vlkit.data.datasets.image_folder import ImageFolderDataset, scan_class_folders
+
+# the entries the folder scan produces (checked like a json file's, so every builder declares its format)
+IMAGE_FOLDER = AnnotationSchema(
+    (Field("image", (str,)), Field("label", (int,))), "image files in one sub-folder per class"
+)
 
 
 class ImageFolderBuilder(BaseDatasetBuilder):
@@ -21,6 +27,7 @@ class ImageFolderBuilder(BaseDatasetBuilder):
     """
 
     IMAGES_HINT = "Put each class's images in its own sub-folder of the split folder"
+    SCHEMAS = {"train": IMAGE_FOLDER, "eval": IMAGE_FOLDER}
 
     def load_annotation(self, split: str, info: DictConfig) -> Any:
         folder = self.path(info.get("storage"))
@@ -39,7 +46,7 @@ class ImageFolderBuilder(BaseDatasetBuilder):
             class_names, entries = scan_class_folders(folder, names)
         except (FileNotFoundError, ValueError) as err:
             raise type(err)(f"{self.name}/{split} ({key}.storage): {err}") from None
-        return {"class_names": class_names, "entries": entries, "folder": folder}
+        return {"class_names": class_names, "entries": self.validate(split, entries, folder), "folder": folder}
 
     def build_split(self, split: str, annotation: Any, info: DictConfig) -> Dataset:
         entries = annotation["entries"]
