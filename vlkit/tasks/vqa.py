@@ -54,7 +54,8 @@ class VQATask(BaseTask):
         write_results(results, output_dir, f"{split}{self.epoch_tag}")
         annotations = self.eval_dataset.annotations_for_eval()
         if not annotations:  # test-dev / test-std: no answers here, the file is for the evaluation server
-            expected = [int(e.get("question_id", i)) for i, e in enumerate(self.eval_dataset.annotation)]
+            entries = getattr(self.eval_dataset, "annotation", None)
+            expected = None if entries is None else [int(e.get("question_id", i)) for i, e in enumerate(entries)]
             write_submission(results, output_dir, f"{split}{self.epoch_tag}", VQA_SUBMISSION, expected)
             return {}
         return vqa_accuracy(results, annotations)
