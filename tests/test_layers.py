@@ -28,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "capfilt": {*LOWER},
     "pipelines": {*LOWER, "tasks", "runners", "capfilt"},
     "demo": {*LOWER},  # an application on top of the models
+    "predict": {*LOWER},  # bulk inference over folders, lists and shards
 }
 TOP = {"quickstart", "cli", "__main__", ""}  # entry points: may import anything
 

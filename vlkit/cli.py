@@ -28,6 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": ("vlkit.pipelines.cli", "run a pipeline of stages (train / evaluate / capfilt), skipping finished ones"),
     "demo": ("vlkit.demo.cli", "a web page to try models: captioning, VQA, image-text matching, zero-shot (gradio)"),
+    "predict": (
+        "vlkit.predict.cli",
+        "caption / vqa / itm / embed / classify a folder, json list or tar shards of images (resumable)",
+    ),
 }
 
 LIST_KINDS = ("models", "processors", "builders", "tasks", "runners", "lr_schedulers")

@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     synth = sub.add_parser("synth", help="write the synthetic shapes world in the real datasets' formats")
     add_synth_arguments(synth)
+    from vlkit.data.synthetic import classes
+
+    classes.add_arguments(
+        sub.add_parser("synth-classes", help="one-object shapes images in one folder per colour (or shape)")
+    )
     dl = sub.add_parser("download", help="download a dataset's public annotation files")
     dl.add_argument("name", help="registered dataset builder, e.g. coco_caption")
     dl.add_argument("--root", default=None, help="dataset directory (default: the config's build_info.root)")
@@ -34,6 +39,10 @@ def main(args: argparse.Namespace) -> int:
     """Run ``vlkit data ACTION``; returns the exit code."""
     if args.data_command == "synth":
         return run_synth(args)
+    if args.data_command == "synth-classes":
+        from vlkit.data.synthetic.classes import run
+
+        return run(args)
     from omegaconf import OmegaConf
 
     from vlkit.common.config import parse_options, validate_section

@@ -13,6 +13,7 @@ from vlkit.models.decoding import GenerationConfig
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import dedupe, unwrap, write_results
 from vlkit.tasks.context import EvalContext
+from vlkit.tasks.submission import CAPTION_SUBMISSION, write_submission
 
 
 def caption_generation() -> GenerationConfig:
@@ -67,6 +68,10 @@ class CaptionTask(BaseTask):
         results = dedupe(results, "image_id")
         write_results(results, ctx.result_dir, ctx.result_name)
         if not results or not hasattr(ctx.dataset, "coco_gt"):
+            return {}
+        if not getattr(ctx.dataset, "has_references", lambda: True)():  # e.g. NoCaps test: for the server
+            expected = [ctx.dataset.coco_id(e) for e in ctx.dataset.annotation]
+            write_submission(results, ctx.result_dir, ctx.result_name, CAPTION_SUBMISSION, expected)
             return {}
         r = self.run_cfg
         return coco_caption_eval(results, ctx.dataset.coco_gt(), spice=r.spice, tokenizer=r.caption_tokenizer)

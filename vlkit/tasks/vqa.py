@@ -13,6 +13,7 @@ from vlkit.models.decoding import GenerationConfig
 from vlkit.tasks.base_task import BaseTask
 from vlkit.tasks.common import dedupe, unwrap, write_results
 from vlkit.tasks.context import EvalContext
+from vlkit.tasks.submission import VQA_SUBMISSION, write_submission
 
 
 def vqa_generation() -> GenerationConfig:
@@ -61,6 +62,9 @@ class VQATask(BaseTask):
         results = dedupe(results, "question_id")
         write_results(results, ctx.result_dir, ctx.result_name)
         annotations = ctx.dataset.annotations_for_eval()
-        if not annotations:
-            return {}  # test splits without answers: results are for the evaluation server
+        if not annotations:  # test-dev / test-std: no answers here, the file is for the evaluation server
+            entries = getattr(ctx.dataset, "annotation", None)
+            expected = None if entries is None else [int(e.get("question_id", i)) for i, e in enumerate(entries)]
+            write_submission(results, ctx.result_dir, ctx.result_name, VQA_SUBMISSION, expected)
+            return {}
         return vqa_accuracy(results, annotations)

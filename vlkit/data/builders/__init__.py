@@ -21,6 +21,7 @@ from vlkit.data.builders.families import (
     WebCaptionBuilder,
     WebDatasetBuilder,
 )
+from vlkit.data.builders.image_folder import ImageFolderBuilder
 from vlkit.data.builders.visdial import VisDialBuilder
 
 # registered name -> (builder family, synthetic twin name or None)
@@ -45,6 +46,7 @@ BUILDERS: dict[str, tuple[type[BaseDatasetBuilder], str | None]] = {
     "ccs_bootstrapped": (WebDatasetBuilder, None),
     "laion_bootstrapped": (WebDatasetBuilder, None),
     "image_text_json": (ImageTextJsonBuilder, None),
+    "image_folder": (ImageFolderBuilder, None),
 }
 EXTRA_TWINS: dict[str, type[BaseDatasetBuilder]] = {"shapes_web": WebCaptionBuilder}
 

@@ -52,6 +52,13 @@ class CaptionEvalDataset(VLDataset):
         entry = self.annotation[index]
         return {"image": self.image(entry["image"]), "image_id": self.coco_id(entry)}
 
+    def has_references(self) -> bool:
+        """Whether there is anything to score against (a gt file, or captions in every entry); a test split
+        without them is evaluated by a server (vlkit writes the upload file)."""
+        if self.gt_file is not None and Path(self.gt_file).is_file():
+            return True
+        return bool(self.annotation) and all(e.get("caption") for e in self.annotation)
+
     def coco_gt(self) -> dict:
         """COCO-format ground truth: the dataset's gt file, or built from its reference captions."""
         if self.gt_file is not None and Path(self.gt_file).is_file():
