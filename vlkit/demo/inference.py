@@ -154,12 +154,13 @@ def match(entry: tuple[Any, Any, Any], image: Image.Image | None, text: str) -> 
 def zero_shot_scores(
     model: Any, image: torch.Tensor, classes: list[str], template: str = DEFAULT_TEMPLATE
 ) -> torch.Tensor:
-    """Class probabilities ``[B, C]``: ITC similarity of each image with ``template.format(class)``, softmaxed at
-    the model's ITC temperature. (A stand-in until vlkit's zero-shot classification API replaces it.)"""
-    _, image_proj = model.image_features(image)
-    _, _, _, text_proj = model.text_features([template.format(c) for c in classes])
+    """Class probabilities ``[B, C]``: vlkit's zero-shot classifier (ITC of each image with ``template`` filled
+    with each class), softmaxed at the model's ITC temperature so the page can show probabilities."""
+    from vlkit.models.zero_shot import ZeroShotClassifier
+
+    itc = ZeroShotClassifier(model, classes, [template]).classify(image).itc
     temp = float(model.temp) if hasattr(model, "temp") else float(model.config.temp)
-    return (image_proj.float() @ text_proj.float().t() / temp).softmax(dim=-1)
+    return (itc / temp).softmax(dim=-1)
 
 
 def classify(
