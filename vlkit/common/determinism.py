@@ -4,7 +4,7 @@ On CPU almost every kernel is deterministic at any thread count. The exception t
 the backward of indexing with repeated indices (``x[idx]``, ``index_put_(..., accumulate=True)``): with
 more than one thread PyTorch adds the gradient rows with atomic float additions, whose order varies
 from run to run. ``torch.use_deterministic_algorithms`` switches such kernels to their ordered
-implementations; on CPU that costs nothing measurable, so it is on by default there. On GPUs it also
+implementations; on CPU that costs about 1 % (docs/training.md), so it is on by default there. On GPUs it also
 constrains cuBLAS and cuDNN and can be slower, so it is opt-in (``run.deterministic: true``).
 """
 
