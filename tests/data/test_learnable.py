@@ -1,11 +1,12 @@
-"""The synthetic world is learnable: tiny models trained from scratch for a few minutes on CPU learn it.
+"""The synthetic world is learnable: tiny models trained for a few minutes on CPU learn it.
 
-Both tests use the real builders and models (random weights, no download).
+Both tests use the real builders and models (no download): the captioner from random weights, the retrieval
+model as the quickstart trains it (warm start, then ``vlkit train``; the shared session fixture).
 """
 
 from __future__ import annotations
 
-import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -41,44 +42,18 @@ def test_tiny_captioner_learns_the_shapes_world() -> None:
     assert any(vocab & set(c.split()) for c in captions), captions
 
 
-def test_tiny_retrieval_model_rises_well_above_chance() -> None:
-    """ITC+ITM from scratch on the COCO-style train split; ITC recall on the held-out test images.
+def test_tiny_retrieval_model_rises_well_above_chance(trained_itc_checkpoint: Path) -> None:
+    """ITC recall on held-out test images of the tiny retrieval model trained as the quickstart trains it.
 
-    From random weights ITC first sits on a plateau (every pair equally likely); whether and when it leaves it
-    depends on the seed and the learning rate (docs/training.md, "Training a tiny model from scratch", has the
-    measured runs). With this seed, data order and CPU it leaves the plateau after ~150 of the 300 steps, so
-    the test is deterministic here; a change to the world or the recipe that moves that point shows up as a
-    failure of this test, which is its purpose.
+    The session fixture (tests/conftest.py) gives the model its warm start and then 150 ITC+ITM updates of
+    ``vlkit train`` on the COCO-style train split of a one-object world. From random weights ITC first sits on
+    a plateau whose exit depends on seed and learning rate (docs/training.md, "Training a tiny model from
+    scratch"); the warm start is what makes learning dependable, so that recipe is what is held to the bar.
     """
-    torch.manual_seed(0)
-    data = load_dataset("shapes_coco_retrieval")
-    train, test = data["train"], data["test"]
-    train.vis_processor = test.vis_processor  # no augmentation: learn the world, not the invariances
-    model = load_model("blip_retrieval", "tiny", pretrained=False, momentum=0.9, queue_size=64, alpha=0.0)
-    model.train()
-    steps, bs, lr = 300, 64, 1e-3
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
-    images: dict[int, torch.Tensor] = {}
-    image_ids = [int(a["image_id"]) for a in train.annotation]
-    losses = []
-    for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / 30) * 0.5 * (1 + math.cos(math.pi * step / steps))
-        rows = torch.randint(0, len(train), (bs,)).tolist()
-        for r in rows:
-            if r not in images:
-                images[r] = train[r]["image"]
-        batch = {
-            "image": torch.stack([images[r] for r in rows]),
-            "text_input": [train.annotation[r]["caption"] for r in rows],
-            "image_id": torch.tensor([image_ids[r] for r in rows]),
-        }
-        out = model(batch)
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(float(out.loss_itc.detach()))
-    model.eval()
+    world = trained_itc_checkpoint.parent / "world" / "coco"
+    test = load_dataset("coco_retrieval", **{"build_info.root": str(world), "vis_processor.eval.image_size": 32})
+    test = test["test"]
+    model = load_model("blip_retrieval", "tiny", checkpoint=str(trained_itc_checkpoint), is_eval=True)
     with torch.no_grad():
         image_proj = torch.cat(
             [
@@ -90,5 +65,5 @@ def test_tiny_retrieval_model_rises_well_above_chance() -> None:
     sims = image_proj @ text_proj.T
     metrics = retrieval_metrics(sims, sims.T.contiguous(), test.txt2img, test.img2txt)
     chance = 100.0 / len(test)  # R@1 of a random ranking, in percent
-    assert sum(losses[-20:]) / 20 < sum(losses[:20]) / 20 - 0.5, (losses[:20], losses[-20:])
+    assert len(test) >= 20, len(test)
     assert metrics["txt_r1"] > 4 * chance and metrics["img_r1"] > 4 * chance, metrics
