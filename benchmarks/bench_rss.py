@@ -12,12 +12,14 @@ Two real vlkit code paths run over webdataset shards of the synthetic world's no
   image transform) with the tiny captioner and ITM filter at random weights (memory does not depend on
   their quality) over every web image; RSS is read every ``--interval`` seconds from a thread.
 
-For each part it prints RSS after warm-up (the first ``--warmup`` fraction of samples), at the end, the
-peak, and the least-squares slope in MiB per 10k samples over the post-warm-up readings, with the verdict
-``flat`` when |slope| < ``--threshold`` MiB per 10k samples, else ``GROWS``. Linux only (reads ``/proc``).
+For each part and process group (main, DataLoader workers, both) it prints RSS after warm-up (the first
+``--warmup`` fraction of samples), at the end, the peak, and the slope in MiB per 10k samples of the
+post-warm-up readings (their high-water mark in each hundredth of the run): the robust Theil-Sen slope,
+which the verdict uses (``flat`` when |slope| < ``--threshold``, else ``GROWS``/``SHRINKS``), and the
+least-squares one. CapFilt also reports what its final merge holds. Linux only (reads ``/proc``).
 
 Usage: OMP_NUM_THREADS=1 nice -n 19 python benchmarks/bench_rss.py [--web-images 20000]
-       [--loader-samples 100000] [--workers 2] [--work-dir DIR] [--parts loader capfilt]
+       [--loader-samples 100000] [--workers 2] [--work-dir DIR] [--parts loader capfilt] [--trace FILE]
 """
 
 from __future__ import annotations
@@ -99,20 +101,43 @@ def slope_per_10k(xs: list[int], ys: list[float]) -> float:
     return 10_000 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
 
 
+def robust_slope_per_10k(xs: list[int], ys: list[float]) -> float:
+    """Theil-Sen slope (the median of the slopes between all pairs of readings), per 10,000 x.
+
+    RSS moves in steps of whole allocator blocks (a CapFilt batch's 7.5 MiB logits tensor is kept or returned
+    to the OS), and a least-squares line through a few steps tilts by MiB; the median of pairwise slopes does
+    not, yet follows a steady leak exactly.
+    """
+    slopes = sorted(
+        (yb - ya) / (xb - xa)
+        for i, (xa, ya) in enumerate(zip(xs, ys))
+        for xb, yb in zip(xs[i + 1 :], ys[i + 1 :])
+        if xb != xa
+    )
+    if not slopes:
+        return 0.0
+    mid = len(slopes) // 2
+    return 10_000 * (slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2)
+
+
 @dataclass
 class RssSummary:
-    """One series after warm-up: RSS at start and end, peak over the whole run, slope and verdict."""
+    """One series after warm-up: RSS at start and end, peak over the whole run, slopes and verdict.
+
+    The verdict is ``flat`` when the robust slope is within the threshold, else ``GROWS`` (or ``SHRINKS``).
+    """
 
     start_mib: float
     end_mib: float
     peak_mib: float
     slope_mib_per_10k: float
+    least_squares_mib_per_10k: float
     readings: int
     flat: bool
 
     @property
     def verdict(self) -> str:
-        return "flat" if self.flat else "GROWS"
+        return "flat" if self.flat else "GROWS" if self.slope_mib_per_10k > 0 else "SHRINKS"
 
 
 def high_water(xs: list[int], ys: list[float], window: int) -> tuple[list[int], list[float]]:
@@ -142,8 +167,8 @@ def summarize(
     """Per series (``main``, and ``workers``/``total`` when there were children): the post-warm-up summary.
 
     Readings taken before ``warmup * total`` samples count only towards the peak; the rest are reduced to
-    their :func:`high_water` mark in each of ``windows`` equal windows of the run, which start, end and slope
-    are taken from.
+    their :func:`high_water` mark in each of ``windows`` equal windows of the run, which start, end and the
+    slopes are taken from.
     """
     keep = [i for i, s in enumerate(trace.samples) if s >= warmup * total]
     window = max(1, total // windows)
@@ -152,8 +177,9 @@ def summarize(
         xs, post = high_water([trace.samples[i] for i in keep], [ys[i] for i in keep], window)
         if len(xs) < 2:
             raise ValueError(f"RSS was read in {len(xs)} windows after warm-up: read more often (--every/--interval)")
-        slope = slope_per_10k(xs, post)
-        out[name] = RssSummary(post[0], post[-1], max(ys), slope, len(xs), abs(slope) < threshold)
+        slope = robust_slope_per_10k(xs, post)
+        least_squares = slope_per_10k(xs, post)
+        out[name] = RssSummary(post[0], post[-1], max(ys), slope, least_squares, len(xs), abs(slope) < threshold)
     return out
 
 
@@ -168,6 +194,11 @@ class PartResult:
     seconds: float
     trace: RssTrace
     extra: dict[str, Any] = field(default_factory=dict)
+    judged: int | None = None  # readings that belong to the streaming (the first ones); None: all
+
+    def streaming_trace(self) -> RssTrace:
+        t, n = self.trace, len(self.trace.samples) if self.judged is None else self.judged
+        return RssTrace(t.samples[:n], t.main[:n], t.workers[:n])
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------
@@ -281,8 +312,9 @@ def measure_capfilt(
 ) -> PartResult:
     """Run CapFilt over every web shard (from scratch: ``out_dir`` is emptied), reading RSS from a thread.
 
-    The trace's readings after the last image was read belong to the merge (``merge_shard_results``); they
-    count towards the peak but not the streaming slope (``extra['merge_peak_mib']`` gives their peak).
+    The readings after the last image was read belong to the merge (``merge_shard_results``): they are not
+    judged with the streaming ones; ``extra['merge_peak_mib']`` gives their peak, and
+    ``extra['merge_python_peak_mib']`` what the merge itself holds (:func:`merge_python_peak_mib`).
     """
     import torch
 
@@ -305,19 +337,43 @@ def measure_capfilt(
     trace.read(counted.calls)
     seconds = time.perf_counter() - start
     counts = report["counts"]
+    merge_python = merge_python_peak_mib(cfg, out_dir)
     read = _records_in_world(web_root)
-    last = max(i for i, s in enumerate(trace.samples) if s < read) if read > 0 else 0
-    merge_peak = max(trace.main[last + 1 :], default=0.0)
-    streaming = RssTrace(trace.samples[: last + 1], trace.main[: last + 1], trace.workers[: last + 1])
+    streaming = 1 + max((i for i, s in enumerate(trace.samples) if s < read), default=0)
+    merge_peak = max(trace.main[streaming:], default=0.0)
     return PartResult(
         "capfilt",
         read,
         counts["images"],
         counts["images_skipped"],
         seconds,
-        streaming,
-        {"merge_peak_mib": merge_peak, "texts_kept": counts["web_kept"] + counts["synthetic_kept"]},
+        trace,
+        judged=streaming,
+        extra={
+            "merge_peak_mib": merge_peak,
+            "merge_python_peak_mib": merge_python,
+            "texts_kept": counts["web_kept"] + counts["synthetic_kept"],
+        },
     )
+
+
+def merge_python_peak_mib(cfg: Any, out_dir: Path) -> float:
+    """Peak Python memory (tracemalloc, MiB) of merging the finished job's shard results again, into a scratch
+    directory: what the merge itself holds, which must not grow with the number of web images."""
+    import dataclasses
+    import tracemalloc
+
+    from vlkit.capfilt.outputs import ShardResultFiles, merge_shard_results
+
+    scratch = out_dir / "merge_again"
+    results = ShardResultFiles(sorted((out_dir / "work").glob("[0-9]*.json")))
+    tracemalloc.start()
+    try:
+        merge_shard_results(dataclasses.replace(cfg, output_dir=str(scratch)), results, scratch, 0.5)
+        return tracemalloc.get_traced_memory()[1] / MIB / MIB
+    finally:
+        tracemalloc.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # -- report ------------------------------------------------------------------------------------------------------
@@ -329,10 +385,11 @@ def describe(result: PartResult, warmup: float, threshold: float) -> list[str]:
         + "".join(f", {k} {v:.1f}" if isinstance(v, float) else f", {k} {v}" for k, v in result.extra.items())
         + ")"
     ]
-    for name, s in summarize(result.trace, result.read, warmup, threshold).items():
+    for name, s in summarize(result.streaming_trace(), result.read, warmup, threshold).items():
         lines.append(
             f"[{result.name}] {name:<7} RSS start {s.start_mib:8.1f} MiB  end {s.end_mib:8.1f} MiB  "
-            f"peak {s.peak_mib:8.1f} MiB  slope {s.slope_mib_per_10k:+7.3f} MiB/10k samples  -> {s.verdict}"
+            f"peak {s.peak_mib:8.1f} MiB  slope {s.slope_mib_per_10k:+7.3f} MiB/10k samples "
+            f"(least squares {s.least_squares_mib_per_10k:+7.3f})  -> {s.verdict}"
         )
     return lines
 

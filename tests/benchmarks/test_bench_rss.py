@@ -29,7 +29,7 @@ def _load() -> ModuleType:
 bench = _load()
 LINE = re.compile(
     r"^\[(loader|capfilt)\] (main|workers|total)\s+RSS start\s+[\d.]+ MiB  end\s+[\d.]+ MiB  peak\s+[\d.]+ MiB  "
-    r"slope\s+[+-][\d.]+ MiB/10k samples  -> (flat|GROWS)$"
+    r"slope\s+[+-][\d.]+ MiB/10k samples \(least squares\s+[+-][\d.]+\)  -> (flat|GROWS|SHRINKS)$"
 )
 READ = re.compile(r"^\[(loader|capfilt)\] read (\d+) = kept (\d+) \+ skipped (\d+) in ")
 
@@ -43,6 +43,12 @@ def test_slope_and_high_water_marks() -> None:
     summary = bench.summarize(trace, total=40, warmup=0.25, threshold=1.0)["main"]
     assert (summary.start_mib, summary.end_mib, summary.peak_mib) == (10.0, 13.0, 900.0)  # warm-up: peak only
     assert summary.slope_mib_per_10k == pytest.approx(1000.0) and summary.verdict == "GROWS"
+    assert summary.least_squares_mib_per_10k == pytest.approx(1000.0)
+    # one allocator step in a flat run tilts a least-squares line, not the median of pairwise slopes
+    steps = [988.0] * 10 + [995.5] + [988.0] * 9
+    assert bench.robust_slope_per_10k(list(range(0, 20_000, 1000)), steps) == 0.0
+    assert abs(bench.slope_per_10k(list(range(0, 20_000, 1000)), steps)) > 0.01
+    assert bench.robust_slope_per_10k([0, 1, 2, 3], [0.0, -1.0, -2.0, -3.0]) == pytest.approx(-10_000)
 
 
 def test_rss_of_this_process_and_its_children() -> None:
@@ -81,3 +87,4 @@ def test_both_parts_at_a_tiny_size(tmp_path: Path) -> None:
     assert len(traces["loader"]["samples"]) == len(traces["loader"]["workers"]) > 2
     assert max(traces["loader"]["workers"]) > 0  # the DataLoader workers were found and read
     assert (tmp_path / "capfilt" / "report.json").is_file()
+    assert re.search(r"merge_python_peak_mib \d+\.\d", "\n".join(lines)), lines

@@ -21,7 +21,7 @@ import torch
 
 from vlkit.capfilt.config import CapFiltConfig, capfilt_decoding
 from vlkit.capfilt.functions import CaptionFn, MatchFn, TransformFn
-from vlkit.capfilt.outputs import merge_shard_results
+from vlkit.capfilt.outputs import ShardResultFiles, merge_shard_results
 from vlkit.capfilt.sources import SkippedItem, WebItem, WebShard, iter_shard, list_shards, open_item_image, open_path
 from vlkit.common import dist
 
@@ -140,7 +140,7 @@ class CapFiltJob:
         dist.barrier()
         report: dict[str, Any] = {}
         if dist.is_main_process():
-            results = [json.loads(self.shard_result_path(s).read_text(encoding="utf-8")) for s in shards]
+            results = ShardResultFiles(self.shard_result_path(s) for s in shards)  # read one at a time
             report = merge_shard_results(self.cfg, results, self.out_dir, self.threshold, self.calibration)
         dist.barrier()
         return dist.broadcast_object(report)
