@@ -142,9 +142,9 @@ def ratio_text(baseline: Timing, candidate: Timing) -> str:
 
 
 # -- memory ------------------------------------------------------------------------------------------------------
-def _status_kib(field: str) -> int | None:
+def _status_kib(field: str, pid: int | str = "self") -> int | None:
     try:
-        with open("/proc/self/status", encoding="utf-8") as f:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
@@ -153,9 +153,10 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
-def rss_mib() -> float | None:
-    """This process's resident set size now (Linux ``VmRSS``), MiB; ``None`` where unavailable."""
-    kib = _status_kib("VmRSS")
+def rss_mib(pid: int | str = "self") -> float | None:
+    """The resident set size now (Linux ``VmRSS``) of this process or ``pid``, MiB; ``None`` where unavailable
+    (or the process is gone)."""
+    kib = _status_kib("VmRSS", pid)
     return None if kib is None else kib / 1024
 
 

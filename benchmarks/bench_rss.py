@@ -39,22 +39,12 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from _common import print_header, rss_mib  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
+
 MIB = 1024.0
 
 
 # -- reading memory --------------------------------------------------------------------------------------------
-def rss_mib(pid: int) -> float:
-    """Resident set size of process ``pid`` in MiB (``VmRSS`` of ``/proc/<pid>/status``; 0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / MIB
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0.0
-
-
 def child_pids(pid: int) -> list[int]:
     """Direct children of ``pid`` (DataLoader workers), from ``/proc/<pid>/task/*/children``."""
     out: list[int] = []
@@ -78,8 +68,8 @@ class RssTrace:
         """Record the RSS of ``pid`` (default: this process) and the sum over its children."""
         pid = os.getpid() if pid is None else pid
         self.samples.append(samples)
-        self.main.append(rss_mib(pid))
-        self.workers.append(sum(rss_mib(c) for c in child_pids(pid)))
+        self.main.append(rss_mib(pid) or 0.0)
+        self.workers.append(sum(rss_mib(c) or 0.0 for c in child_pids(pid)))  # a worker may just have exited
 
     def series(self) -> dict[str, list[float]]:
         out = {"main": self.main}
@@ -285,7 +275,7 @@ class _Sampler(threading.Thread):
 
 def capfilt_config(web_root: Path, out_dir: Path, image_size: int, batch_size: int) -> Any:
     """A CapFilt job over the world's web shards with the tiny captioner and ITM filter (random weights)."""
-    from vlkit.capfilt.config import CapFiltConfig, DecodingConfig, ModelRef, WebDataConfig
+    from vlkit.capfilt.config import CapFiltConfig, ModelRef, WebDataConfig, capfilt_decoding
 
     size = {"image_size": image_size}
     return CapFiltConfig(
@@ -296,7 +286,7 @@ def capfilt_config(web_root: Path, out_dir: Path, image_size: int, batch_size: i
             shards=str(web_root / "shards" / "web-*.tar"),
             noise_labels=str(web_root / "noise_labels.json"),
         ),
-        decoding=DecodingConfig(max_length=20, min_length=5),
+        decoding=capfilt_decoding(max_length=20, min_length=5),
         num_captions=1,
         itm_threshold=0.5,
         batch_size=batch_size,
@@ -413,7 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    for line in run_parts(build_parser().parse_args()):
+    args = build_parser().parse_args()
+    print_header(
+        "RSS of long streaming runs (memory, not timings: a shared machine changes the time, not the slope)",
+        **{k: v for k, v in vars(args).items() if k not in ("work_dir", "trace")},
+    )
+    for line in run_parts(args):
         print(line, flush=True)
 
 

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 
 
 def _load() -> ModuleType:
+    if str(REPO / "benchmarks") not in sys.path:  # as when run as a script: it imports benchmarks/_common.py
+        sys.path.insert(0, str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location("bench_rss", REPO / "benchmarks" / "bench_rss.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the script is being executed
