@@ -9,6 +9,7 @@ each batch into one record per image (``{"id": ..., ...}``). Models are used thr
 from __future__ import annotations
 
 import argparse
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ def _require(model: nn.Module, methods: tuple[str, ...], verb: str, models: str)
         raise ValueError(f"`predict {verb}` needs a model with {', '.join(missing)}: use {models}.")
 
 
-class Verb:
+class Verb(ABC):
     """One ``vlkit predict`` action. Subclasses set ``name`` and implement ``__call__``."""
 
     name: ClassVar[str] = ""
@@ -38,8 +39,9 @@ class Verb:
     def __init__(self, model: nn.Module, args: argparse.Namespace) -> None:
         self.model, self.args = model, args
 
+    @abstractmethod
     def __call__(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """One result record per usable item of ``batch``."""
 
     def check_item_fields(self, batch: dict[str, Any]) -> list[tuple[str, str]]:
         """``(id, reason)`` of the batch's items this verb cannot use (e.g. a VQA item with no question)."""
