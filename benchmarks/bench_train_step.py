@@ -6,8 +6,11 @@ the synthetic world. Each configuration ("arm") runs in a fresh subprocess, so i
 resident-set high-water mark (``VmHWM``, reset after the model is built where Linux allows it) with nothing else in
 it. Arms: transformers' ``BlipForConditionalGeneration`` without and with its activation checkpointing (reference),
 vlkit's ``blip_caption`` without and with ``set_grad_checkpointing(True)`` (what ``run.grad_checkpointing`` does),
-and vlkit's ``blip_pretrain``. Before training, each caption arm computes the loss of the first batch in eval mode;
-vlkit's and transformers' must agree (same weights, same task).
+and vlkit's ``blip_pretrain``. Each library runs with its own CPU malloc setting (transformers: glibc's default;
+vlkit: ``run.cpu_allocator: reuse``, see vlkit/common/cpu_allocator.py); ``transformers+reuse`` and
+``vlkit+system`` swap them, so the model code and the allocator are compared separately. Before training, each
+caption arm computes the loss of the first batch in eval mode; vlkit's and transformers' must agree (same weights,
+same task).
 
     python benchmarks/bench_train_step.py [--size base] [--batch 4] [--steps 3] [--repeats 3] [--threads 0]
     python benchmarks/bench_train_step.py --size tiny      # smoke run: tiny models at 64 px
@@ -34,8 +37,20 @@ from _common import (
 )
 from _pairs import MODEL_TYPES, HfCaptionInputs, build_caption_pair, enable_hf_checkpointing
 
-CAPTION_ARMS = ("transformers", "transformers+ckpt", "vlkit", "vlkit+ckpt")
+from vlkit.common.cpu_allocator import configure_cpu_allocator
+
+CAPTION_ARMS = ("transformers", "transformers+reuse", "transformers+ckpt", "vlkit", "vlkit+system", "vlkit+ckpt")
 ARMS = (*CAPTION_ARMS, "vlkit-pretrain")
+
+
+def arm_allocator(arm: str) -> str:
+    """The CPU malloc setting of ``arm``: each library's own (transformers: the system's; vlkit: ``reuse``, as
+    ``vlkit train`` sets ``run.cpu_allocator``), unless the arm names the other."""
+    if arm.endswith(("+reuse", "+system")):
+        return arm.rsplit("+", 1)[1]
+    return "system" if arm.startswith("transformers") else "reuse"
+
+
 LR, WEIGHT_DECAY = 1e-5, 0.05
 
 
@@ -99,6 +114,7 @@ def _step(
 
 def run_arm(arm: str, args: argparse.Namespace) -> None:
     """Subprocess body: build one arm, reset the memory peak, time the steps, print the result line."""
+    configure_cpu_allocator(arm_allocator(arm), "allocator")
     step, eval_loss = build_arm(arm, args)
     loss = eval_loss() if arm in CAPTION_ARMS else None
     gc.collect()
@@ -139,14 +155,14 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
         print("note: the peak could not be reset after building; it includes model building")
     base = "transformers"
     if base in results:
-        for arm in ("vlkit", "vlkit+ckpt", "transformers+ckpt"):
+        for arm in ("vlkit", "vlkit+system", "vlkit+ckpt", "transformers+reuse", "transformers+ckpt"):
             if arm in results:
                 mem = results[arm]["peak_rss_mib"] / results[base]["peak_rss_mib"]
                 print(
                     f"{arm} vs {base}: speed {ratio_text(timings[base], timings[arm])} (ratio of medians), "
                     f"peak memory {mem:.2f}x ({(mem - 1) * 100:+.0f}%)"
                 )
-        for arm in ("vlkit", "vlkit+ckpt"):
+        for arm in ("vlkit", "vlkit+system", "vlkit+ckpt"):
             if arm in results:
                 diff = abs(results[arm]["eval_loss"] - results[base]["eval_loss"])
                 same = "yes" if diff < 1e-4 else "NO"

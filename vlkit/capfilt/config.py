@@ -96,6 +96,7 @@ class CapFiltConfig:
     output_shard_size: int = 1000
     seed: int = 0
     device: str = "auto"
+    cpu_allocator: str = "reuse"  # reuse | system (vlkit/common/cpu_allocator.py)
     on_bad_sample: str = "skip"
     progress: str = "auto"
     examples_in_report: int = 8

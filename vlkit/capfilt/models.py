@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from vlkit.capfilt.config import CapFiltConfig, ModelRef
 from vlkit.capfilt.functions import CaptionFn, MatchFn, TransformFn
+from vlkit.common.cpu_allocator import configure_cpu_allocator
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
     from vlkit.processors import load_processor
 
     device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        configure_cpu_allocator(cfg.cpu_allocator, "capfilt.cpu_allocator")
 
     def load(ref: ModelRef) -> torch.nn.Module:
         return load_model(

@@ -91,6 +91,7 @@ class RunConfig:
     amp: str = "none"  # none | bf16 | fp16
     grad_checkpointing: bool = False
     deterministic: bool | None = None  # None: on for CPU, off for GPU (see docs/training.md)
+    cpu_allocator: str = "reuse"  # reuse | system: keep freed large CPU blocks for reuse (docs/training.md)
     num_workers: int = 2
     # splits and evaluation
     train_splits: list[str] = field(default_factory=lambda: ["train"])

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader processes reading and decoding images")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--dtype", default="float32", help=f"model weights' dtype: {' | '.join(DTYPES)}")
+    parser.add_argument(
+        "--cpu-allocator", choices=("reuse", "system"), default="reuse", help="CPU: keep freed large blocks for reuse"
+    )
     parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar")
     # caption
     parser.add_argument("--num-beams", type=int, default=3, help="caption/vqa: beam size")
@@ -98,6 +101,10 @@ def load(args: argparse.Namespace) -> tuple[Any, Any]:
 
     name, model_type = model_name_and_type(args.model, args.checkpoint)
     device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
+    if device.type == "cpu":
+        from vlkit.common.cpu_allocator import configure_cpu_allocator
+
+        configure_cpu_allocator(args.cpu_allocator, "--cpu-allocator")
     overrides = parse_options([f"{o}" for o in args.model_options])
     model, vis, _ = load_model_and_preprocess(
         name, model_type, is_eval=True, device=device, checkpoint=args.checkpoint, dtype=dtype, **overrides

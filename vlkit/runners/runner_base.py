@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
 from vlkit.common.config import Config, ConfigError
+from vlkit.common.cpu_allocator import configure_cpu_allocator
 from vlkit.common.determinism import configure_determinism
 from vlkit.common.dist import (
     all_gather_object,
@@ -80,6 +81,8 @@ class RunnerBase:
         self.rank, self.world_size = get_rank(), get_world_size()
         self.device = resolve_device(run.device)
         configure_determinism(run.deterministic, self.device)
+        if self.device.type == "cpu":
+            configure_cpu_allocator(run.cpu_allocator)
         if run.grad_checkpointing:
             if not hasattr(model, "set_grad_checkpointing"):
                 raise ConfigError(
