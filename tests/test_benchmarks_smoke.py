@@ -80,7 +80,8 @@ def test_bench_train_step_reports_speed_memory_and_equal_losses(outputs: dict[st
 
 def test_bench_retrieval_eval_batched_and_row_by_row_agree(outputs: dict[str, str]) -> None:
     text = outputs["bench_retrieval_eval"]
-    assert re.search(r"row by row \(itm_pairs_per_call=1\): \d+\.\d+ s \(", text)
+    assert re.search(r"BLIP's loop \(.*\): \d+\.\d+ s \(", text)
+    assert re.search(r"vlkit \(itm_pairs_per_call=\d+; .*\): \d+\.\d+ s \(", text)
     assert re.search(r"speed-up \(ratio of medians\): \d+\.\d+x", text)
     assert "metrics identical: yes" in text
     assert re.search(r"EXTRAPOLATION .*COCO-5k .*k_test=256.* on .*total ~ \d", text)

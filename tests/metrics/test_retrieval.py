@@ -126,3 +126,14 @@ def test_rank_slice_covers_rows_once() -> None:
 def test_rerank_rejects_wrong_score_count() -> None:
     with pytest.raises(ValueError, match="expected 4"):
         itc_topk_itm_rerank(torch.randn(2, 5), 2, lambda rows, cand: torch.zeros(3))
+
+
+def test_row_key_groups_rows_into_calls_by_key_without_changing_scores() -> None:
+    sims = torch.randn(9, 13, generator=torch.Generator().manual_seed(1))
+    key = torch.tensor([5, 1, 4, 1, 3, 9, 2, 6, 0])
+    seen: list[list[int]] = []
+    got = itc_topk_itm_rerank(
+        sims, 4, lambda r, c: seen.append(r.tolist()) or _itm(r, c), pairs_per_call=8, row_key=key
+    )
+    assert seen == [[8, 1], [3, 6], [4, 2], [0, 7], [5]]  # ascending key, ties in row order
+    torch.testing.assert_close(got, _brute_force_rerank(sims, 4, range(9)))

@@ -106,3 +106,31 @@ def test_train_step_passes_the_ramped_alpha_to_the_model() -> None:
     task.run_cfg.alpha = 0.8
     assert task.train_step(fake_model, {"x": 1}, StepContext(epoch=0, step_in_epoch=1, steps_per_epoch=4)) == "out"
     assert seen == {"samples": {"x": 1}, "alpha": pytest.approx(0.2)}
+
+
+def test_shared_image_keys_and_batched_queries_give_blips_per_pair_scores(model: torch.nn.Module) -> None:
+    dataset = _RetrievalEval()
+    scores = {}
+    for share, pairs in ((False, 1), (True, 4), (True, 256)):  # 4 pairs at k 2: two queries share a pass
+        task = _task(k_test=2)
+        task.run_cfg.itm_share_image_kv, task.run_cfg.itm_pairs_per_call = share, pairs
+        scores[share, pairs] = task.score_matrices(model, dataset, batch_size=2)
+    for key in ((True, 4), (True, 256)):
+        for got, want in zip(scores[key], scores[False, 1]):
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_encoder_index_reads_the_indexed_image(model: torch.nn.Module) -> None:
+    with torch.no_grad():
+        embeds, _ = model.image_features(_RetrievalEval().images)
+        _, ids, atts, _ = model.text_features(["a red circle", "blue square", "a green star", "green star"])
+        index = torch.tensor([2, 0, 2, 1])
+        torch.testing.assert_close(
+            model.itm_scores(embeds, ids, atts, image_index=index), model.itm_scores(embeds[index], ids, atts)
+        )
+        grouped = model.itm_scores(embeds[:2], ids, atts)  # 4 texts, 2 images: rows 0-1 read image 0, 2-3 image 1
+        torch.testing.assert_close(grouped, model.itm_scores(embeds[:2].repeat_interleave(2, dim=0), ids, atts))
+        with pytest.raises(ValueError, match="encoder_index takes one image per row"):
+            model.text_encoder(
+                ids, atts, encoder_hidden_states=embeds, encoder_index=index, encoder_attention_mask=atts
+            )

@@ -109,6 +109,7 @@ def itc_topk_itm_rerank(
     world_size: int = 1,
     fill_value: float = -100.0,
     pairs_per_call: int = 256,
+    row_key: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Re-rank each row's top-``k`` ITC candidates with the ITM head, as BLIP's retrieval evaluation does.
 
@@ -125,6 +126,8 @@ def itc_topk_itm_rerank(
         world_size: number of processes sharing the rows.
         fill_value: score of every entry that was not re-scored.
         pairs_per_call: most (query, candidate) pairs per ``itm_score_fn`` call (at least one row's ``k``).
+        row_key: ``[rows]``: rows are grouped into calls in the order of this key (e.g. the query's text length,
+            so a call pads its texts little); scores do not depend on the grouping.
 
     Returns:
         ``[rows, cols]`` matrix on ``sims``' device: ``itm + itc`` at each row's top-``k`` columns and
@@ -142,6 +145,8 @@ def itc_topk_itm_rerank(
     if not owned:
         return out
     rows = torch.arange(owned.start, owned.stop, device=sims.device)
+    if row_key is not None:
+        rows = rows[torch.argsort(row_key[rows].to(sims.device), stable=True)]
     topk_sim, topk_idx = sims[rows].topk(k=k, dim=1)
     step = max(1, pairs_per_call // k)
     for s in range(0, len(rows), step):

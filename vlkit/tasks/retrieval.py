@@ -25,6 +25,7 @@ class RetrievalRunConfig(RunConfig):
     k_test: int = 256
     text_batch_size: int = 256
     itm_pairs_per_call: int = 256  # (query, candidate) pairs per ITM forward pass when re-ranking
+    itm_share_image_kv: bool = True  # project each image's cross-attention K/V once per pass, not once per pair
     alpha: float | None = None  # None = the model config's alpha
     alpha_ramp_epochs: float | None = None  # None = DEFAULT_RAMP_EPOCHS
 
@@ -73,19 +74,34 @@ class RetrievalTask(AlphaRampMixin, BaseTask):
         k = self.run_cfg.k_test
         rank, world = get_rank(), get_world_size()
 
+        share = self.run_cfg.itm_share_image_kv
+
+        def trimmed(ids: torch.Tensor, atts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            width = int(atts.sum(dim=1).max())  # texts were padded to the longest of all; a pass needs its own
+            return ids[:, :width], atts[:, :width]
+
         def i2t(rows: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:  # each image against its k texts
             flat = cand.reshape(-1)
-            images = image_embeds[rows].repeat_interleave(cand.shape[1], dim=0)
-            return model.itm_scores(images, text_ids[flat], text_atts[flat])
+            images = image_embeds[rows]  # shared: k text rows per image read its keys (grouped attention)
+            if not share:
+                images = images.repeat_interleave(cand.shape[1], dim=0)
+            return model.itm_scores(images, *trimmed(text_ids[flat], text_atts[flat]))
 
         def t2i(rows: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:  # each text against its k images
             k_ = cand.shape[1]
-            ids, atts = text_ids[rows].repeat_interleave(k_, dim=0), text_atts[rows].repeat_interleave(k_, dim=0)
-            return model.itm_scores(image_embeds[cand.reshape(-1)], ids, atts)
+            ids, atts = trimmed(text_ids[rows], text_atts[rows])
+            ids, atts = ids.repeat_interleave(k_, dim=0), atts.repeat_interleave(k_, dim=0)
+            if not share:
+                return model.itm_scores(image_embeds[cand.reshape(-1)], ids, atts)
+            images, index = torch.unique(cand.reshape(-1), return_inverse=True)  # texts share candidate images
+            return model.itm_scores(image_embeds[images], ids, atts, image_index=index)
 
         pairs = self.run_cfg.itm_pairs_per_call
         scores_i2t = all_reduce_sum(itc_topk_itm_rerank(sims, k, i2t, rank, world, pairs_per_call=pairs))
-        scores_t2i = all_reduce_sum(itc_topk_itm_rerank(sims.T.contiguous(), k, t2i, rank, world, pairs_per_call=pairs))
+        lengths = text_atts.sum(dim=1)  # text queries grouped by length: each call pads little
+        scores_t2i = all_reduce_sum(
+            itc_topk_itm_rerank(sims.T.contiguous(), k, t2i, rank, world, pairs_per_call=pairs, row_key=lengths)
+        )
         model.train(was_training)
         return scores_i2t, scores_t2i
 

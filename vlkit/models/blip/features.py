@@ -34,19 +34,33 @@ class FeatureMixin:
         return embeds, ids, atts, F.normalize(self.text_proj(embeds[:, 0]), dim=-1)
 
     def multimodal_embeds(
-        self, image_embeds: torch.Tensor, text_ids: torch.Tensor, text_atts: torch.Tensor
+        self,
+        image_embeds: torch.Tensor,
+        text_ids: torch.Tensor,
+        text_atts: torch.Tensor,
+        image_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Image-grounded text encoder output (first token replaced by the ITM token)."""
+        """Image-grounded text encoder output (first token replaced by the ITM token).
+
+        Text row ``r`` reads image ``r``, or image ``image_index[r]`` (each image's cross-attention keys and values
+        are then computed once), or, with ``k`` times more texts than images, image ``r // k``.
+        """
         ids = text_ids.clone()
         ids[:, 0] = self.enc_token_id
         return self.text_encoder(
-            ids, text_atts, encoder_hidden_states=image_embeds, mode="multimodal"
+            ids, text_atts, encoder_hidden_states=image_embeds, mode="multimodal", encoder_index=image_index
         ).last_hidden_state
 
     @torch.no_grad()
-    def itm_scores(self, image_embeds: torch.Tensor, text_ids: torch.Tensor, text_atts: torch.Tensor) -> torch.Tensor:
-        """ITM match logit (class 1) for each (image, text) row pair."""
-        return self.itm_head(self.multimodal_embeds(image_embeds, text_ids, text_atts)[:, 0])[:, 1]
+    def itm_scores(
+        self,
+        image_embeds: torch.Tensor,
+        text_ids: torch.Tensor,
+        text_atts: torch.Tensor,
+        image_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """ITM match logit (class 1) for each (image, text) row pair; images as in :meth:`multimodal_embeds`."""
+        return self.itm_head(self.multimodal_embeds(image_embeds, text_ids, text_atts, image_index)[:, 0])[:, 1]
 
     @torch.no_grad()
     def match(self, samples: dict, match_head: str = "itm") -> torch.Tensor:

@@ -46,11 +46,15 @@ class MedLayer(nn.Module):
         past_self_kv: KV | None,
         cross: KV | list[KV] | torch.Tensor | list[torch.Tensor] | None,
         cross_mask: torch.Tensor | list[torch.Tensor | None] | None,
+        cross_index: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, KV, KV | list[KV] | None]:
         """``cross`` is the cached cross-attention K/V, or the image features to project (inside this forward,
-        so a sharded layer's weights are gathered for it); returns the hidden states and both K/V."""
+        so a sharded layer's weights are gathered for it); returns the hidden states and both K/V.
+        ``cross_index``: row ``r`` attends to image ``cross_index[r]`` (K/V projected once per image)."""
         if isinstance(cross, torch.Tensor) or (isinstance(cross, list) and isinstance(cross[0], torch.Tensor)):
             cross = self.cross_kv(cross)
+            if cross_index is not None:
+                cross = (cross[0].index_select(0, cross_index), cross[1].index_select(0, cross_index))
         k, v = self.attention.self.project_kv(hidden)
         if past_self_kv is not None:
             k, v = torch.cat([past_self_kv[0], k], dim=2), torch.cat([past_self_kv[1], v], dim=2)
@@ -131,6 +135,7 @@ class MedTextModel(nn.Module):
         is_decoder: bool = False,
         past_key_values: MedCache | None = None,
         use_cache: bool = False,
+        encoder_index: torch.Tensor | None = None,
     ) -> MedOutput:
         """Encode or decode ``input_ids`` ``[B, L]``.
 
@@ -138,6 +143,9 @@ class MedTextModel(nn.Module):
             attention_mask: ``[B, L_total]`` 1 for real tokens (``L_total`` includes cached steps).
             encoder_hidden_states: image features ``[B_img, N, D]`` (a list of two for NLVR²); ``B`` may
                 be a multiple of ``B_img`` (rows grouped per image, e.g. beams).
+            encoder_index: ``[B]``: row ``r`` attends to image ``encoder_index[r]`` of ``encoder_hidden_states``
+                (one image, no mask), whose cross-attention keys and values are then projected once per image
+                however many rows read them (retrieval re-ranking: each image is a candidate of many texts).
             mode: ``"text"`` skips cross-attention; ``"multimodal"`` uses it.
             is_decoder: causal self-attention.
             past_key_values / use_cache: incremental decoding.
@@ -155,6 +163,9 @@ class MedTextModel(nn.Module):
             raise ValueError("multimodal mode needs encoder_hidden_states (image features)")
         if use_cross and not self.config.add_cross_attention:
             raise ValueError("this text model was built without cross-attention; use mode='text'")
+        one_image = not isinstance(encoder_hidden_states, list) and encoder_attention_mask is None
+        if encoder_index is not None and not one_image:
+            raise ValueError("encoder_index takes one image per row and no encoder_attention_mask")
         if isinstance(encoder_attention_mask, list):
             cross_mask = [_padding_mask(m, dtype) for m in encoder_attention_mask]
         else:
@@ -167,7 +178,7 @@ class MedTextModel(nn.Module):
                 cached = cache is not None and cache.cross_kv and cache.cross_kv[i] is not None
                 cross = cache.cross_kv[i] if cached else encoder_hidden_states
             past_kv = cache.self_kv[i] if cache is not None and cache.self_kv else None
-            hidden, kv, cross = layer(hidden, self_mask, is_causal, past_kv, cross, cross_mask)
+            hidden, kv, cross = layer(hidden, self_mask, is_causal, past_kv, cross, cross_mask, encoder_index)
             if new_cache is not None:
                 new_cache.self_kv.append(kv)
                 new_cache.cross_kv.append(cross)
