@@ -7,7 +7,7 @@ import torch
 
 from vlkit.models.beam_search import beam_search
 from vlkit.models.decoding import Decoder, blip_sampling_defaults
-from vlkit.models.generation import GenerationConfig, _warp, generate
+from vlkit.models.generation import GenerationConfig, _warp, generate, sample_next
 from vlkit.models.med import MedConfig, MedForCausalLM
 
 BOS, EOS, PAD = 1, 2, 0
@@ -182,3 +182,13 @@ def test_num_return_sequences_validation(decoder: MedForCausalLM, images: torch.
         generate(decoder, _prompt(), images, None, _cfg(num_beams=2, num_return_sequences=3))
     out = generate(decoder, _prompt(), images, None, _cfg(num_beams=3, num_return_sequences=2))
     assert out.shape[0] == 6 and (out[:, :3] == _prompt(1)).all()
+
+
+def test_sampling_draws_from_the_warped_distribution() -> None:
+    """The top-k shortcut (draw among the k best) samples what the full-vocabulary warp defines."""
+    logits = torch.log(torch.tensor([[0.05, 0.4, 0.02, 0.25, 0.2, 0.08]])).expand(40_000, -1)
+    for kw in (dict(top_k=3, top_p=1.0), dict(top_k=4, top_p=0.7), dict(top_k=0, top_p=0.9), dict(top_k=5, top_p=0.8)):
+        cfg = _cfg(use_nucleus_sampling=True, **kw)
+        drawn = sample_next(logits, cfg, torch.Generator().manual_seed(0))
+        freq = torch.bincount(drawn, minlength=6).float() / len(drawn)
+        torch.testing.assert_close(freq, _warp(logits[:1], cfg).softmax(dim=-1)[0], atol=0.01, rtol=0)

