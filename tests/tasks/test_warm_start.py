@@ -145,13 +145,16 @@ def _run_half(objective: str, out: Path, name: str, ws: WarmStartConfig, *extra:
 
 
 def test_vision_job_learns_the_scenes_through_the_runner(tmp_path: Path) -> None:
-    """The registered-task path learns as the hand-written loop did: colour far above chance in 150 updates."""
-    ws = WarmStartConfig(scenes=700, held_out=100, vision_steps=150, batch_size=32, image_size=32, max_objects=1)
-    ws.device = "cpu"
+    """The registered-task path learns as the hand-written loop did: colour far above chance in 300 tiny updates.
+
+    At 24 px the tiny ViT's 3x3 patches are the scene's cells, so it leaves the plateau early: measured colour
+    0.72 / 0.79 / 0.86 and cell 0.62 / 0.49 / 0.83 for seeds 2 / 1 / 0 (chance 1/6 and 1/9), ~12 s of CPU.
+    """
+    ws = WarmStartConfig(scenes=500, held_out=100, vision_steps=300, batch_size=32, image_size=24, max_objects=1)
+    ws.seed, ws.device = 2, "cpu"
     before = _run_half("vision", tmp_path, "before", ws, "run.evaluate=true")["metrics"]["val"]
-    after = _run_half("vision", tmp_path, "vision", ws)["metrics"]["val"]
-    # chance: colour 1/6, cell 1/9; measured 0.18 -> 0.87 (colour), 0.11 -> 1.0 (cell)
-    assert before["colour"] < 0.35 and after["colour"] > 0.6 and after["cell"] > 0.6
+    after = _run_half("vision", tmp_path, "vision", ws, "run.iters_per_inner_epoch=300")["metrics"]["val"]
+    assert before["colour"] < 0.3 and after["colour"] > 0.5 and after["cell"] > 0.3
 
 
 def test_text_job_resumes_bit_identically(tmp_path: Path) -> None:
