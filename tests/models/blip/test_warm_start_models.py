@@ -55,3 +55,15 @@ def test_warm_state_dict_loads_into_tiny_blip_like_bert_and_imagenet_weights() -
     assert torch.equal(pretrain.text_decoder.bert.get_parameter(query), text.text_encoder.get_parameter(query))
     assert torch.equal(pretrain.text_decoder.cls.predictions.decoder.bias, text.cls.predictions.decoder.bias)
     assert torch.equal(pretrain.visual_encoder.pos_embed, vision.visual_encoder.pos_embed)
+
+
+def test_model_read_out_shapes_match_the_scene_labels() -> None:
+    from vlkit.data.synthetic.warm_start_scenes import ATTRIBUTE_CLASSES, BACKGROUND_CLASSES, CELLS
+    from vlkit.models.blip.config import BlipWarmStartConfig
+
+    cfg = BlipWarmStartConfig()
+    assert (cfg.scene_cells, cfg.scene_attributes, cfg.scene_backgrounds) == (
+        CELLS,
+        ATTRIBUTE_CLASSES,
+        BACKGROUND_CLASSES,
+    )

@@ -58,11 +58,6 @@ def draw_scene(index: int, seed: int, max_objects: int, specific_captions: bool)
     return DrawnScene(image, scene_labels(scene), captions)
 
 
-def draw_scenes(count: int, seed: int, max_objects: int, specific_captions: bool) -> list[DrawnScene]:
-    """Scenes ``0 .. count-1`` of the stream (a builder's splits are slices of it)."""
-    return [draw_scene(i, seed, max_objects, specific_captions) for i in range(count)]
-
-
 __all__ = [
     "ATTRIBUTE_CLASSES",
     "BACKGROUND_CLASSES",
@@ -71,6 +66,5 @@ __all__ = [
     "TEXTS_PER_SCENE",
     "DrawnScene",
     "draw_scene",
-    "draw_scenes",
     "scene_labels",
 ]
