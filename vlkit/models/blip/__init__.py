@@ -9,8 +9,6 @@ from vlkit.models.blip.nlvr import BlipNLVR
 from vlkit.models.blip.pretrain import BlipPretrain
 from vlkit.models.blip.retrieval import BlipRetrieval
 from vlkit.models.blip.vqa import BlipVQA
-from vlkit.models.blip.warm_start_text import BlipWarmStartText
-from vlkit.models.blip.warm_start_vision import BlipWarmStartVision
 
 __all__ = [
     "BlipCaption",
@@ -22,6 +20,4 @@ __all__ = [
     "BlipPretrain",
     "BlipRetrieval",
     "BlipVQA",
-    "BlipWarmStartText",
-    "BlipWarmStartVision",
 ]
