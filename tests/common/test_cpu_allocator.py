@@ -47,3 +47,9 @@ def test_unknown_setting_names_the_key() -> None:
         configure_cpu_allocator("fast")
     with pytest.raises(ConfigError, match="capfilt.cpu_allocator"):
         configure_cpu_allocator("fast", "capfilt.cpu_allocator")
+
+
+def test_accelerator_jobs_leave_malloc_alone_but_still_reject_a_bad_setting() -> None:
+    assert configure_cpu_allocator("reuse", device="meta") is False
+    with pytest.raises(ConfigError, match="run.cpu_allocator"):
+        configure_cpu_allocator("fast", device="meta")

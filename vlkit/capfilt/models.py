@@ -27,8 +27,7 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
     from vlkit.processors import load_processor
 
     device = resolve_device(cfg.device)
-    if device.type == "cpu":
-        configure_cpu_allocator(cfg.cpu_allocator, "capfilt.cpu_allocator")
+    configure_cpu_allocator(cfg.cpu_allocator, "capfilt.cpu_allocator", device)
 
     def load(ref: ModelRef) -> torch.nn.Module:
         return load_model(

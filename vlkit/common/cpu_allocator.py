@@ -21,6 +21,9 @@ import ctypes
 import ctypes.util
 import logging
 import platform
+from typing import Any
+
+import torch
 
 from vlkit.common.config import ConfigError
 
@@ -32,17 +35,20 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbe
 _applied: str | None = None
 
 
-def configure_cpu_allocator(setting: str, key: str = "run.cpu_allocator") -> bool:
-    """Apply ``setting`` (``reuse`` | ``system``) to this process; returns whether malloc was tuned.
+def configure_cpu_allocator(setting: str, key: str = "run.cpu_allocator", device: Any = "cpu") -> bool:
+    """Apply ``setting`` (``reuse`` | ``system``) to this process for a job on ``device``; returns whether malloc
+    was tuned (only for CPU jobs: an accelerator's tensors do not come from malloc).
 
     Idempotent. ``system`` after ``reuse`` in one process cannot undo it (logged).
 
     Raises:
-        ConfigError: for an unknown setting, naming ``key``.
+        ConfigError: for an unknown setting (on any device), naming ``key``.
     """
     global _applied
     if setting not in CPU_ALLOCATORS:
         raise ConfigError(f"{key} must be one of {', '.join(CPU_ALLOCATORS)}, got {setting!r}.")
+    if torch.device(device).type != "cpu":
+        return False
     if setting == "system":
         if _applied == "reuse":
             logger.info("%s=system: malloc was already tuned for reuse in this process; it stays so", key)

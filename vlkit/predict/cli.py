@@ -97,14 +97,12 @@ def load(args: argparse.Namespace) -> tuple[Any, Any]:
     """The model (eval mode, on ``--device``, in ``--dtype``: load_model checks the device can run it) and its
     eval image transform."""
     from vlkit.common.config import parse_options
+    from vlkit.common.cpu_allocator import configure_cpu_allocator
     from vlkit.models import load_model_and_preprocess
 
     name, model_type = model_name_and_type(args.model, args.checkpoint)
     device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
-    if device.type == "cpu":
-        from vlkit.common.cpu_allocator import configure_cpu_allocator
-
-        configure_cpu_allocator(args.cpu_allocator, "--cpu-allocator")
+    configure_cpu_allocator(args.cpu_allocator, "--cpu-allocator", device)
     overrides = parse_options([f"{o}" for o in args.model_options])
     model, vis, _ = load_model_and_preprocess(
         name, model_type, is_eval=True, device=device, checkpoint=args.checkpoint, dtype=dtype, **overrides

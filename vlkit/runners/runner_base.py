@@ -81,8 +81,7 @@ class RunnerBase:
         self.rank, self.world_size = get_rank(), get_world_size()
         self.device = resolve_device(run.device)
         configure_determinism(run.deterministic, self.device)
-        if self.device.type == "cpu":
-            configure_cpu_allocator(run.cpu_allocator)
+        configure_cpu_allocator(run.cpu_allocator, device=self.device)
         if run.grad_checkpointing:
             if not hasattr(model, "set_grad_checkpointing"):
                 raise ConfigError(

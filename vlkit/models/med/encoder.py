@@ -163,8 +163,9 @@ class MedTextModel(nn.Module):
             raise ValueError("multimodal mode needs encoder_hidden_states (image features)")
         if use_cross and not self.config.add_cross_attention:
             raise ValueError("this text model was built without cross-attention; use mode='text'")
-        one_image = not isinstance(encoder_hidden_states, list) and encoder_attention_mask is None
-        if encoder_index is not None and not one_image:
+        if encoder_index is not None and (
+            isinstance(encoder_hidden_states, list) or encoder_attention_mask is not None
+        ):
             raise ValueError("encoder_index takes one image per row and no encoder_attention_mask")
         if isinstance(encoder_attention_mask, list):
             cross_mask = [_padding_mask(m, dtype) for m in encoder_attention_mask]
