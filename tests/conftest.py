@@ -31,8 +31,8 @@ def trained_itc_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from vlkit.cli import run
     from vlkit.data.synthetic.world import generate_world
     from vlkit.models import load_model
+    from vlkit.pipelines.warm_start import WarmStartConfig, run_warm_start
     from vlkit.runners.checkpointing import latest_checkpoint
-    from vlkit.tasks.warm_start import WarmStartConfig, run_warm_start
 
     base = tmp_path_factory.mktemp("trained_itc")
     warm = base / "warm_start.safetensors"

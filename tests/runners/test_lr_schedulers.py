@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from vlkit.common.config import ConfigError
 from vlkit.common.registry import registry
 from vlkit.runners.lr_schedulers import LinearWarmupCosineLR, LinearWarmupStepLR
 
@@ -56,3 +57,13 @@ def test_step_applies_group_lr_scale_and_state_round_trip() -> None:
     restored = LinearWarmupStepLR(opt2, init_lr=1e-3, decay_rate=0.5)
     restored.load_state_dict(sched.state_dict())
     assert [g["lr"] for g in opt2.param_groups] == pytest.approx([2.5e-4, 2.5e-5])
+
+
+def test_warmup_stable_decay_counts_the_update_being_made() -> None:
+    sched = registry.get_lr_scheduler_class("warmup_stable_decay_lr")(
+        _optimizer(), total_steps=100, decay_fraction=0.2, init_lr=2e-3, warmup_steps=20
+    )
+    assert [sched.lr_at(0, k) for k in (0, 19, 20, 79)] == pytest.approx([1e-4, 2e-3, 2e-3, 2e-3])
+    assert [sched.lr_at(0, k) for k in (80, 90, 99)] == pytest.approx([2e-3, 1e-3, 1e-4])  # to 0 over the last fifth
+    with pytest.raises(ConfigError, match="max_iters"):
+        registry.get_lr_scheduler_class("warmup_stable_decay_lr")(_optimizer(), total_steps=0, init_lr=1e-3)

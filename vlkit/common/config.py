@@ -79,6 +79,7 @@ class RunConfig:
     warmup_lr: float = 1e-6
     warmup_steps: int = 0
     lr_decay_rate: float = 0.9
+    lr_decay_fraction: float = 0.2  # warmup_stable_decay_lr: the last fraction of run.max_iters decays to min_lr
     weight_decay: float = 0.05
     vit_lr_scale: float = 1.0
     max_epoch: int = 1

@@ -71,6 +71,25 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, num_patches: int) -> torch.Te
     return torch.cat([cls_tok, grid], dim=1)
 
 
+def sincos_position_grid(width: int, side: int) -> torch.Tensor:
+    """``[side*side, width]`` fixed 2-D sine-cosine position codes, as MAE starts its ViT from.
+
+    A quarter of the channels each for sin/cos of x/y; every patch gets its own code on the scale of the patch
+    embeddings (a std-0.02 random start leaves the tiny ViT unable to tell cells apart for hundreds of updates).
+
+    Raises:
+        ValueError: when ``width`` is not a multiple of 4.
+    """
+    if width % 4:
+        raise ValueError(f"width {width} must be a multiple of 4 for 2-D sine-cosine positions")
+    ys, xs = torch.meshgrid(torch.arange(side).float(), torch.arange(side).float(), indexing="ij")
+    freqs = 1.0 / 10000 ** (torch.arange(width // 4).float() / (width // 4))
+    parts = []
+    for coord in (xs.reshape(-1, 1) * freqs, ys.reshape(-1, 1) * freqs):
+        parts += [torch.sin(coord), torch.cos(coord)]
+    return torch.cat(parts, dim=1)
+
+
 class VisionTransformer(nn.Module):
     """Pre-norm ViT (timm ``Block``s, LayerNorm eps 1e-6, exact GELU) returning all tokens after the final norm.
 

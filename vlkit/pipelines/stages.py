@@ -72,7 +72,7 @@ def _run_synth(stage: StageConfig, options: list[str], out: Path) -> dict[str, A
 
 
 def _run_warm_start(stage: StageConfig, options: list[str], out: Path) -> dict[str, Any]:
-    from vlkit.tasks.warm_start import WarmStartConfig, run_warm_start
+    from vlkit.pipelines.warm_start import WarmStartConfig, run_warm_start
 
     cfg, source = load_section(stage.cfg, "warm_start", WarmStartConfig, options)
     cfg.check(source)

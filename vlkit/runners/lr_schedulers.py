@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from vlkit.common.config import ConfigError
 from vlkit.common.registry import registry
 
 
@@ -104,6 +105,46 @@ class LinearWarmupCosineLR(LRSchedule):
 
     def base_lr(self, epoch: int) -> float:
         return self.min_lr + (self.init_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * epoch / self.max_epoch))
+
+
+@registry.register_lr_scheduler("warmup_stable_decay_lr")
+class WarmupStableDecayLR(LRSchedule):
+    """Per update: linear warm-up, ``init_lr``, then linear decay to ``min_lr`` over the last ``decay_fraction``.
+
+    Needs the run's length in updates (``run.max_iters``, the iteration runner). The warm-up counts the update
+    being made: update ``k`` (from 0) of the first ``warmup_steps`` gets ``(k + 1) / warmup_steps`` of the
+    peak (``warmup_lr`` is not used), and update ``k`` of the decay ``(total - k) / decay_steps`` of it. The
+    warm start's jobs use it (``vlkit/configs/warm_start/``); its hand-written loop had this schedule.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, decay_fraction: float = 0.2, **kw: Any):
+        super().__init__(optimizer, **kw)
+        if total_steps < 1 or not 0.0 <= decay_fraction <= 1.0:
+            raise ConfigError(
+                "run.lr_sched=warmup_stable_decay_lr needs run.max_iters >= 1 (run.runner=runner_iter) and "
+                f"run.lr_decay_fraction in [0, 1] (got {total_steps} and {decay_fraction})."
+            )
+        self.total_steps = total_steps
+        self.decay_from = int((1.0 - decay_fraction) * total_steps)
+
+    @classmethod
+    def from_config(cls, optimizer: torch.optim.Optimizer, run_cfg: DictConfig, max_epoch: int) -> LRSchedule:
+        """Build from ``run.max_iters`` and ``run.lr_decay_fraction`` besides the base keys."""
+        return cls(
+            optimizer,
+            total_steps=run_cfg.max_iters,
+            decay_fraction=run_cfg.lr_decay_fraction,
+            init_lr=run_cfg.init_lr,
+            min_lr=run_cfg.min_lr,
+            warmup_steps=run_cfg.warmup_steps,
+            max_epoch=max_epoch,
+        )
+
+    def lr_at(self, epoch: int, global_step: int) -> float:
+        scale = min(1.0, (global_step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        if global_step >= self.decay_from:
+            scale *= max(0, self.total_steps - global_step) / max(1, self.total_steps - self.decay_from)
+        return self.min_lr + (self.init_lr - self.min_lr) * scale
 
 
 @registry.register_lr_scheduler("linear_warmup_step_lr")

@@ -9,6 +9,7 @@ from vlkit.tasks import (  # noqa: F401 (register the tasks)
     video_qa,
     video_retrieval,
     vqa,
+    warm_start,
     zero_shot_classification,
 )
 from vlkit.tasks.base_task import BaseTask

@@ -1,4 +1,4 @@
-"""Registered dataset builders: the real datasets and their ``shapes_*`` synthetic twins.
+"""Registered dataset builders: the real datasets, their ``shapes_*`` synthetic twins and the warm start's scenes.
 
 A twin is the same builder class with a default config pointing into the synthetic world, so the
 synthetic data goes through exactly the code path a user's COCO goes through.
@@ -7,6 +7,7 @@ synthetic data goes through exactly the code path a user's COCO goes through.
 from __future__ import annotations
 
 from vlkit.common.registry import registry
+from vlkit.data.builders import warm_start  # noqa: F401 (registers warm_start_scenes, warm_start_captions)
 from vlkit.data.builders.base_builder import BaseDatasetBuilder, DatasetConfig
 from vlkit.data.builders.families import (
     CaptionBuilder,

@@ -9,6 +9,8 @@ from vlkit.models.blip.nlvr import BlipNLVR
 from vlkit.models.blip.pretrain import BlipPretrain
 from vlkit.models.blip.retrieval import BlipRetrieval
 from vlkit.models.blip.vqa import BlipVQA
+from vlkit.models.blip.warm_start_text import BlipWarmStartText
+from vlkit.models.blip.warm_start_vision import BlipWarmStartVision
 
 __all__ = [
     "BlipCaption",
@@ -20,4 +22,6 @@ __all__ = [
     "BlipPretrain",
     "BlipRetrieval",
     "BlipVQA",
+    "BlipWarmStartText",
+    "BlipWarmStartVision",
 ]

@@ -15,7 +15,33 @@ from vlkit.models.tokenizer import blip_tokenizer
 from vlkit.models.vit import VisionTransformer, vision_config
 
 
-class BlipBase(BaseModel):
+class TextInputMixin:
+    """Tokenisation for models with ``tokenizer``, ``config.max_txt_len`` and ``device`` (every BLIP model)."""
+
+    tokenizer: Any
+    config: Any
+    device: torch.device
+
+    def tokenize(
+        self, texts: list[str], first_token: int | None = None, max_len: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and attention mask on the model's device; ``first_token`` replaces ``[CLS]``."""
+        if isinstance(texts, str):
+            texts = [texts]
+        enc = self.tokenizer(
+            list(texts),
+            padding="longest",
+            truncation=True,
+            max_length=max_len or self.config.max_txt_len,
+            return_tensors="pt",
+        )
+        ids, att = enc.input_ids.to(self.device), enc.attention_mask.to(self.device)
+        if first_token is not None:
+            ids[:, 0] = first_token
+        return ids, att
+
+
+class BlipBase(TextInputMixin, BaseModel):
     """Builds ``visual_encoder`` and gives subclasses tokenisation and text-tower constructors."""
 
     CONFIG_CLASS: ClassVar[type] = BlipConfig
@@ -83,24 +109,6 @@ class BlipBase(BaseModel):
         self.visual_encoder.set_grad_checkpointing(enable, self.config.vit_ckpt_layer)
 
     # -- inputs ------------------------------------------------------------------------------------------------
-    def tokenize(
-        self, texts: list[str], first_token: int | None = None, max_len: int | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids and attention mask on the model's device; ``first_token`` replaces ``[CLS]``."""
-        if isinstance(texts, str):
-            texts = [texts]
-        enc = self.tokenizer(
-            list(texts),
-            padding="longest",
-            truncation=True,
-            max_length=max_len or self.config.max_txt_len,
-            return_tensors="pt",
-        )
-        ids, att = enc.input_ids.to(self.device), enc.attention_mask.to(self.device)
-        if first_token is not None:
-            ids[:, 0] = first_token
-        return ids, att
-
     @property
     def enc_token_id(self) -> int:
         return self.tokenizer.enc_token_id if self.config.itm_first_token == "enc" else self.tokenizer.cls_token_id

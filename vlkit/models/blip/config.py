@@ -52,6 +52,25 @@ class BlipConfig:
     preprocess: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class BlipWarmStartConfig(BlipConfig):
+    """The warm-start models' section: BLIP's keys plus their read-out shapes and objective weights.
+
+    ``scene_*`` describe the scene label vector the vision model reads out (``scene_cells`` occupancy flags,
+    ``scene_cells`` classes per attribute of ``scene_attributes`` in that order, one background class of
+    ``scene_backgrounds``: the warm-start datasets' layout). The text model masks ``mlm_probability`` of the
+    tokens and adds ``paraphrase_weight`` times the contrastive loss (temperature ``paraphrase_temp``) between
+    two human-style captions' [CLS] features of each scene.
+    """
+
+    scene_cells: int = 9
+    scene_attributes: dict[str, int] = field(default_factory=lambda: {"colour": 6, "shape": 5, "size": 2})
+    scene_backgrounds: int = 4
+    mlm_probability: float = 0.15
+    paraphrase_weight: float = 1.0
+    paraphrase_temp: float = 0.1
+
+
 def check_blip_config(config: Any) -> None:
     """Reject settings no BLIP model can train or run with, naming the ``model.`` key to fix.
 

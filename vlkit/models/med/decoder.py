@@ -11,7 +11,7 @@ from vlkit.models.med.encoder import MedTextModel
 
 
 class LMPredictionHead(nn.Module):
-    """``transform`` (dense → GELU → LayerNorm) → ``decoder`` (tied to the word embeddings) + ``bias``."""
+    """``transform`` (dense → GELU → LayerNorm) → ``decoder`` (its owner ties it to the word embeddings) + ``bias``."""
 
     def __init__(self, cfg: MedConfig) -> None:
         super().__init__()
@@ -20,6 +20,8 @@ class LMPredictionHead(nn.Module):
         self.transform.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
         self.bias = self.decoder.bias  # one Parameter under both names, as in BERT
+        nn.init.zeros_(self.bias)
+        nn.init.normal_(self.transform.dense.weight, std=0.02)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         x = self.transform.LayerNorm(F.gelu(self.transform.dense(hidden)))
@@ -35,8 +37,6 @@ class MedForCausalLM(nn.Module):
         self.bert = MedTextModel(cfg)
         self.cls = nn.Module()
         self.cls.predictions = LMPredictionHead(cfg)
-        nn.init.zeros_(self.cls.predictions.bias)
-        nn.init.normal_(self.cls.predictions.transform.dense.weight, std=0.02)
         self.tie_weights()
 
     def tie_weights(self) -> None:
