@@ -1,7 +1,8 @@
 """vlkit and transformers' BLIP with the same random weights, for benchmarks that compare the two.
 
-transformers' model is built first from a seed; vlkit's loads its state dict through
-:func:`vlkit.models.convert_hf.hf_blip_to_vlkit`. Random weights keep every benchmark offline.
+transformers' model takes its config from vlkit's exporter (:func:`vlkit.models.export.transformers_config`)
+and its weights from a seed; vlkit's loads them through :func:`vlkit.models.convert_hf.hf_blip_to_vlkit`.
+Random weights keep every benchmark offline.
 """
 
 from __future__ import annotations
@@ -12,43 +13,23 @@ from typing import Any
 import torch
 from _common import Timing, time_pair
 
-# size -> vlkit model types, and transformers' config matching vlkit's presets (vlkit/models/vit.py, med.py)
+# size -> vlkit model types
 MODEL_TYPES = {
     "base": {"caption": "base_coco", "itm": "base", "pretrain": "base"},
     "tiny": {"caption": "tiny", "itm": "tiny", "pretrain": "tiny"},
 }
-_HF_SHAPES = {
-    "base": {"text": {}, "vision": {}, "embed_dim": 256},
-    "tiny": {
-        "text": dict(hidden_size=128, num_hidden_layers=4, intermediate_size=512, encoder_hidden_size=128),
-        "vision": dict(hidden_size=128, num_hidden_layers=4, intermediate_size=512, patch_size=8),
-        "embed_dim": 64,
-    },
-}
 
 
-def hf_blip_config(size: str, image_size: int) -> object:
-    """transformers' ``BlipConfig`` equal to vlkit's ``size`` model: 12 (tiny: 4) text heads, vision eps 1e-6, and,
-    for training, BLIP's dropout 0.1 and LM label smoothing 0.1 (transformers' defaults are 0)."""
+def hf_model_like(model: torch.nn.Module, arch: str, seed: int) -> torch.nn.Module:
+    """transformers' BLIP class for ``arch`` with ``model``'s shapes (vlkit's exporter's config), weights drawn from
+    ``seed``. As BLIP trains: dropout 0.1 and the captioner's LM label smoothing 0.1 (transformers' defaults: 0)."""
     import transformers
 
-    if size not in _HF_SHAPES:
-        raise ValueError(f"--size must be one of {', '.join(_HF_SHAPES)}, got {size!r}")
-    shapes = _HF_SHAPES[size]
-    heads = 4 if size == "tiny" else 12
-    text = dict(
-        num_attention_heads=heads,
-        vocab_size=30524,
-        bos_token_id=30522,
-        sep_token_id=102,
-        pad_token_id=0,
-        hidden_dropout_prob=0.1,
-        attention_probs_dropout_prob=0.1,
-        label_smoothing=0.1,
-        **shapes["text"],
-    )
-    vision = dict(image_size=image_size, layer_norm_eps=1e-6, num_attention_heads=heads, **shapes["vision"])
-    return transformers.BlipConfig(text_config=text, vision_config=vision, image_text_hidden_size=shapes["embed_dim"])
+    from vlkit.models.export import transformers_config
+
+    cfg = transformers.BlipConfig(**transformers_config(model, arch))
+    torch.manual_seed(seed)
+    return getattr(transformers, cfg.architectures[0])(cfg)
 
 
 def build_caption_pair(
@@ -58,14 +39,11 @@ def build_caption_pair(
 
     ``keep_hf=False`` frees transformers' model once its weights are copied (a process measuring vlkit alone).
     """
-    import transformers
-
     from vlkit.models import load_model
     from vlkit.models.convert_hf import hf_blip_to_vlkit
 
-    torch.manual_seed(seed)
-    hf = transformers.BlipForConditionalGeneration(hf_blip_config(size, image_size))
     cap = load_model("blip_caption", MODEL_TYPES[size]["caption"], pretrained=False, image_size=image_size)
+    hf = hf_model_like(cap, "caption", seed)
     cap.load_checkpoint(hf_blip_to_vlkit(hf.state_dict(), "caption"), strict=False)  # no encoder in a captioner
     if not keep_hf:
         del hf
@@ -81,13 +59,9 @@ def build_itm_pair(size: str, image_size: int, seed: int = 0) -> tuple[torch.nn.
 
     vlkit's model starts the image-grounded text with ``[CLS]`` as transformers' does (``itm_first_token="cls"``).
     """
-    import transformers
-
     from vlkit.models import load_model
     from vlkit.models.convert_hf import hf_blip_to_vlkit
 
-    torch.manual_seed(seed)
-    hf = transformers.BlipForImageTextRetrieval(hf_blip_config(size, image_size)).eval()
     itm = load_model(
         "blip_image_text_matching",
         MODEL_TYPES[size]["itm"],
@@ -96,6 +70,7 @@ def build_itm_pair(size: str, image_size: int, seed: int = 0) -> tuple[torch.nn.
         is_eval=True,
         itm_first_token="cls",
     )
+    hf = hf_model_like(itm, "retrieval", seed).eval()
     itm.load_checkpoint(hf_blip_to_vlkit(hf.state_dict(), "retrieval"), strict=True)
     return hf, itm
 

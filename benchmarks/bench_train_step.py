@@ -6,6 +6,7 @@ the synthetic world. Each configuration ("arm") runs in a fresh subprocess, so i
 resident-set high-water mark (``VmHWM``, reset after the model is built where Linux allows it) with nothing else in
 it. Arms: transformers' ``BlipForConditionalGeneration`` without and with its activation checkpointing (reference),
 vlkit's ``blip_caption`` without and with ``set_grad_checkpointing(True)`` (what ``run.grad_checkpointing`` does),
+the latter also with AdamW run inside the backward pass (``vlkit+ckpt+inbwd``, ``run.optimizer_in_backward``),
 and vlkit's ``blip_pretrain``. Each library runs with its own CPU malloc setting (transformers: glibc's default;
 vlkit: ``run.cpu_allocator: reuse``, see vlkit/common/cpu_allocator.py); ``transformers+reuse`` and
 ``vlkit+system`` swap them, so the model code and the allocator are compared separately. Before training, each
@@ -39,7 +40,16 @@ from _pairs import MODEL_TYPES, HfCaptionInputs, build_caption_pair, enable_hf_c
 
 from vlkit.common.cpu_allocator import configure_cpu_allocator
 
-CAPTION_ARMS = ("transformers", "transformers+reuse", "transformers+ckpt", "vlkit", "vlkit+system", "vlkit+ckpt")
+CAPTION_ARMS = (
+    "transformers",
+    "transformers+reuse",
+    "transformers+ckpt",
+    "vlkit",
+    "vlkit+system",
+    "vlkit+ckpt",
+    "vlkit+ckpt+inbwd",  # + run.optimizer_in_backward
+)
+VLKIT_CAPTION_ARMS = tuple(a for a in CAPTION_ARMS if a.startswith("vlkit"))
 ARMS = (*CAPTION_ARMS, "vlkit-pretrain")
 
 
@@ -54,13 +64,15 @@ def arm_allocator(arm: str) -> str:
 LR, WEIGHT_DECAY = 1e-5, 0.05
 
 
-def vlkit_optimizer(model: torch.nn.Module) -> torch.optim.Optimizer:
-    """The optimizer ``vlkit train`` builds (BLIP's parameter groups, fused AdamW)."""
+def vlkit_optimizer(model: torch.nn.Module, in_backward: bool = False) -> torch.optim.Optimizer:
+    """The optimizer ``vlkit train`` builds (BLIP's parameter groups, fused AdamW; ``in_backward``: stepped inside
+    the backward pass, ``run.optimizer_in_backward``)."""
     from omegaconf import OmegaConf
 
     from vlkit.runners.optim import build_optimizer
 
-    return build_optimizer(model, OmegaConf.create({"init_lr": LR, "weight_decay": WEIGHT_DECAY, "vit_lr_scale": 1.0}))
+    run = {"init_lr": LR, "weight_decay": WEIGHT_DECAY, "vit_lr_scale": 1.0, "optimizer_in_backward": in_backward}
+    return build_optimizer(model, OmegaConf.create(run))
 
 
 def build_arm(arm: str, args: argparse.Namespace) -> tuple[Callable[[], float], Callable[[], float]]:
@@ -77,8 +89,8 @@ def build_arm(arm: str, args: argparse.Namespace) -> tuple[Callable[[], float], 
         return _vlkit_step(model.train(), samples)
     hf, cap = build_caption_pair(args.size, image_size, keep_hf=arm.startswith("transformers"), is_eval=False)
     if hf is None:
-        cap.set_grad_checkpointing(arm.endswith("+ckpt"))
-        return _vlkit_step(cap, samples)
+        cap.set_grad_checkpointing("+ckpt" in arm)
+        return _vlkit_step(cap, samples, in_backward=arm.endswith("+inbwd"))
     inputs = HfCaptionInputs.like(cap)
     del cap  # transformers' process holds transformers' model only
     gc.collect()
@@ -88,8 +100,10 @@ def build_arm(arm: str, args: argparse.Namespace) -> tuple[Callable[[], float], 
     return _step(hf, optimizer, lambda: hf(pixel_values=images, **inputs(samples["text_input"])).loss)
 
 
-def _vlkit_step(model: torch.nn.Module, samples: dict) -> tuple[Callable[[], float], Callable[[], float]]:
-    return _step(model, vlkit_optimizer(model), lambda: model(samples).loss)
+def _vlkit_step(
+    model: torch.nn.Module, samples: dict, in_backward: bool = False
+) -> tuple[Callable[[], float], Callable[[], float]]:
+    return _step(model, vlkit_optimizer(model, in_backward), lambda: model(samples).loss)
 
 
 def _step(
@@ -155,14 +169,14 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
         print("note: the peak could not be reset after building; it includes model building")
     base = "transformers"
     if base in results:
-        for arm in ("vlkit", "vlkit+system", "vlkit+ckpt", "transformers+reuse", "transformers+ckpt"):
+        for arm in (*VLKIT_CAPTION_ARMS, "transformers+reuse", "transformers+ckpt"):
             if arm in results:
                 mem = results[arm]["peak_rss_mib"] / results[base]["peak_rss_mib"]
                 print(
                     f"{arm} vs {base}: speed {ratio_text(timings[base], timings[arm])} (ratio of medians), "
                     f"peak memory {mem:.2f}x ({(mem - 1) * 100:+.0f}%)"
                 )
-        for arm in ("vlkit", "vlkit+system", "vlkit+ckpt"):
+        for arm in VLKIT_CAPTION_ARMS:
             if arm in results:
                 diff = abs(results[arm]["eval_loss"] - results[base]["eval_loss"])
                 same = "yes" if diff < 1e-4 else "NO"

@@ -21,8 +21,9 @@ RunToy = Callable[..., dict[str, Any]]
         [],  # epoch runner
         ["run.accum_grad_iters=2", "datasets._toy_runner_data.n_train=28"],  # short last group
         ["run.runner=runner_iter", "run.max_iters=14", "run.iters_per_inner_epoch=5"],  # crosses data passes
+        ["run.optimizer_in_backward=true"],  # per-parameter optimizer states
     ],
-    ids=["epoch", "accum", "iter"],
+    ids=["epoch", "accum", "iter", "in_backward"],
 )
 def test_resume_from_every_checkpoint_matches_uninterrupted(run_toy: RunToy, tmp_path: Path, extra: list[str]) -> None:
     opts = ["run.max_epoch=3", "run.save_every_n_steps=2", "run.keep_last_n=0", *extra]

@@ -11,14 +11,9 @@ import torch.nn.functional as F
 from vlkit.capfilt.config import CapFiltConfig, ModelRef
 from vlkit.capfilt.functions import CaptionFn, MatchFn, TransformFn
 from vlkit.common.cpu_allocator import configure_cpu_allocator
+from vlkit.common.dist import resolve_device
 
 logger = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
@@ -26,7 +21,7 @@ def build_models(cfg: CapFiltConfig) -> tuple[CaptionFn, MatchFn, TransformFn]:
     from vlkit.models import load_model
     from vlkit.processors import load_processor
 
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, "capfilt.device")
     configure_cpu_allocator(cfg.cpu_allocator, "capfilt.cpu_allocator", device)
 
     def load(ref: ModelRef) -> torch.nn.Module:

@@ -9,6 +9,7 @@ Shards are the unit of distribution (rank ``r`` takes shards ``i % world_size ==
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,10 +65,18 @@ class WebShard:
 
 
 def _load_json_list(path: str) -> list[dict]:
+    """The annotation list at ``path``, parsed once per process while the file is unchanged (every shard of a
+    json source is a slice of it: re-parsing it per shard made CapFilt quadratic in the number of entries)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"capfilt.data.annotations: {path!r} does not exist.")
-    with p.open(encoding="utf-8") as f:
+    stat = p.stat()
+    return _parse_json_list(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _parse_json_list(path: str, mtime_ns: int, size: int) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a json list of {{'image': ..., 'caption': ...}} entries.")

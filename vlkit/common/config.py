@@ -91,6 +91,7 @@ class RunConfig:
     grad_clip: float = 0.0
     amp: str = "none"  # none | bf16 | fp16
     grad_checkpointing: bool = False
+    optimizer_in_backward: bool = False  # AdamW per parameter in the backward pass (runners/optim_in_backward.py)
     deterministic: bool | None = None  # None: on for CPU, off for GPU (see docs/training.md)
     cpu_allocator: str = "reuse"  # reuse | system: keep freed large CPU blocks for reuse (docs/training.md)
     num_workers: int = 2

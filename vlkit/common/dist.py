@@ -131,14 +131,20 @@ def interleave_gathered(per_rank: list[list[Any]]) -> list[Any]:
     return out
 
 
-def resolve_device(spec: str) -> torch.device:
-    """``run.device``: ``auto`` (this rank's GPU if any, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+def resolve_device(spec: str, key: str = "run.device") -> torch.device:
+    """``auto`` (this rank's GPU if any, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; ``key`` names the setting.
+
+    Used for ``run.device``, ``capfilt.device`` and ``vlkit predict --device``.
+    """
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec == "cuda":
         spec = f"cuda:{local_rank}"
-    device = torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except RuntimeError as e:
+        raise ConfigError(f"{key}={spec!r} is not a device; use auto, cpu, cuda or cuda:N.") from e
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"run.device={spec!r} but CUDA is not available; set run.device=cpu or auto.")
+        raise ConfigError(f"{key}={spec!r} but CUDA is not available on this machine; use cpu or auto.")
     return device

@@ -61,17 +61,6 @@ def resolve_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-def resolve_device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine; use --device cpu.")
-    return device
-
-
 def model_name_and_type(model: str | None, checkpoint: str | None) -> tuple[str, str]:
     """``(name, type)`` from ``--model NAME[:TYPE]``, or from the config saved beside a ``.safetensors`` checkpoint."""
     from omegaconf import OmegaConf
@@ -98,10 +87,11 @@ def load(args: argparse.Namespace) -> tuple[Any, Any]:
     eval image transform."""
     from vlkit.common.config import parse_options
     from vlkit.common.cpu_allocator import configure_cpu_allocator
+    from vlkit.common.dist import resolve_device
     from vlkit.models import load_model_and_preprocess
 
     name, model_type = model_name_and_type(args.model, args.checkpoint)
-    device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
+    device, dtype = resolve_device(args.device, "--device"), resolve_dtype(args.dtype)
     configure_cpu_allocator(args.cpu_allocator, "--cpu-allocator", device)
     overrides = parse_options([f"{o}" for o in args.model_options])
     model, vis, _ = load_model_and_preprocess(

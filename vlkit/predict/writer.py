@@ -71,8 +71,13 @@ class JsonlWriter:
 class EmbeddingWriter:
     """``features.safetensors`` (``features``: ``[N, D]`` float32, L2-normalised) and ``features.ids.json``.
 
-    While running, rows go to part files in ``features.safetensors.parts/`` (``part_rows`` each); :meth:`close`
-    merges them into the two final files. Row ``i`` of ``features`` belongs to ``ids[i]``.
+    While running, rows go to part files in ``features.safetensors.parts/`` (``part_rows`` each, named uniquely per
+    run); :meth:`close` merges them into the final files. Row ``i`` of ``features`` belongs to ``ids[i]``.
+
+    The merge is crash-safe: the final file's own metadata holds its ids and the names of the parts merged into
+    it, and replacing it is the one commit point. A run that stops after that (before ``features.ids.json`` is
+    rewritten or the parts are deleted) is repaired by the next one: the ids file is rewritten from the metadata
+    and the merged parts are deleted, so no row is lost or written twice.
     """
 
     def __init__(self, path: Path, part_rows: int = 2048) -> None:
@@ -81,6 +86,7 @@ class EmbeddingWriter:
         self.path, self.part_rows = path, part_rows
         self.ids_path = path.with_suffix(".ids.json")
         self.parts_dir = path.with_name(path.name + ".parts")
+        self._token = os.urandom(4).hex()
         self._ids: list[str] = []
         self._rows: list[torch.Tensor] = []
 
@@ -93,14 +99,34 @@ class EmbeddingWriter:
         with safe_open(str(path), framework="pt") as f:
             return json.loads(f.metadata()["ids"]), f.get_tensor("features")
 
-    def done_ids(self) -> set[str]:
-        ids: set[str] = set()
-        if self.path.is_file():
+    def _final_ids(self) -> list[str]:
+        """The final file's ids, after repairing what an interrupted merge left (see the class docstring)."""
+        if not self.path.is_file():
+            return []
+        from safetensors import safe_open
+
+        with safe_open(str(self.path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if "ids" not in meta:  # written before the ids moved into the file: features.ids.json is the record
             if not self.ids_path.is_file():
                 raise FileNotFoundError(
                     f"{self.path} has no {self.ids_path.name} beside it; remove it or restore that."
                 )
-            ids.update(json.loads(self.ids_path.read_text(encoding="utf-8")))
+            return json.loads(self.ids_path.read_text(encoding="utf-8"))
+        ids = json.loads(meta["ids"])
+        if not self.ids_path.is_file() or json.loads(self.ids_path.read_text(encoding="utf-8")) != ids:
+            self._write_ids(ids)
+        for name in json.loads(meta.get("merged_parts", "[]")):
+            (self.parts_dir / name).unlink(missing_ok=True)
+        return ids
+
+    def _write_ids(self, ids: list[str]) -> None:
+        tmp = self.ids_path.with_name(f".{self.ids_path.name}.tmp")
+        tmp.write_text(json.dumps(ids), encoding="utf-8")
+        os.replace(tmp, self.ids_path)
+
+    def done_ids(self) -> set[str]:
+        ids = set(self._final_ids())
         for part in self._parts():
             ids.update(self._read(part)[0])
         return ids
@@ -119,7 +145,7 @@ class EmbeddingWriter:
             return
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         index = len(self._parts())
-        target = self.parts_dir / f"part-{index:06d}.safetensors"
+        target = self.parts_dir / f"part-{index:06d}-{self._token}.safetensors"
         tmp = target.with_name(f".{target.name}.tmp")
         save_file({"features": torch.stack(self._rows).contiguous()}, str(tmp), metadata={"ids": json.dumps(self._ids)})
         os.replace(tmp, target)
@@ -130,23 +156,22 @@ class EmbeddingWriter:
         from safetensors.torch import load_file, save_file
 
         self._flush()
+        ids = self._final_ids()  # first: deletes parts an interrupted merge had already taken in
         parts = self._parts()
         if not parts:
+            if self.parts_dir.is_dir():
+                shutil.rmtree(self.parts_dir)
             return
-        ids, blocks = [], []
-        if self.path.is_file():
-            ids += json.loads(self.ids_path.read_text(encoding="utf-8"))
-            blocks.append(load_file(str(self.path))["features"])
+        blocks = [load_file(str(self.path))["features"]] if self.path.is_file() else []
         for part in parts:
             part_ids, features = self._read(part)
             ids += part_ids
             blocks.append(features)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        save_file({"features": torch.cat(blocks).contiguous()}, str(tmp))
-        tmp_ids = self.ids_path.with_name(f".{self.ids_path.name}.tmp")
-        tmp_ids.write_text(json.dumps(ids), encoding="utf-8")
-        os.replace(tmp, self.path)
-        os.replace(tmp_ids, self.ids_path)
+        metadata = {"ids": json.dumps(ids), "merged_parts": json.dumps([p.name for p in parts])}
+        save_file({"features": torch.cat(blocks).contiguous()}, str(tmp), metadata=metadata)
+        os.replace(tmp, self.path)  # the commit point
+        self._write_ids(ids)
         shutil.rmtree(self.parts_dir)
 
 

@@ -13,6 +13,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from vlkit.runners.optim_in_backward import OptimizerInBackward, check_optimizer_in_backward
+
 VISUAL_ENCODER_PREFIX = "visual_encoder."
 
 
@@ -53,11 +55,15 @@ def build_param_groups(model: nn.Module, weight_decay: float, vit_lr_scale: floa
     return [groups[key] for key in sorted(groups)]
 
 
-def build_optimizer(model: nn.Module, run_cfg: DictConfig) -> torch.optim.AdamW:
-    """AdamW over :func:`build_param_groups` with ``run.init_lr`` / ``run.weight_decay``.
+def build_optimizer(
+    model: nn.Module, run_cfg: DictConfig, world_size: int = 1
+) -> torch.optim.AdamW | OptimizerInBackward:
+    """AdamW over :func:`build_param_groups` with ``run.init_lr`` / ``run.weight_decay``; with
+    ``run.optimizer_in_backward`` the same AdamW, run parameter by parameter inside the backward pass.
 
     Raises:
         ValueError: if the model has no trainable parameter.
+        ConfigError: if ``run.optimizer_in_backward`` clashes with another setting (the message names it).
     """
     groups = build_param_groups(model, run_cfg.weight_decay, run_cfg.vit_lr_scale)
     if not groups:
@@ -67,6 +73,13 @@ def build_optimizer(model: nn.Module, run_cfg: DictConfig) -> torch.optim.AdamW:
     # on the tiny models' 169 tensors on CPU, a few % of a training step.
     params = [p for g in groups for p in g["params"]]
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
-    return torch.optim.AdamW(
-        groups, lr=run_cfg.init_lr, weight_decay=run_cfg.weight_decay, betas=(0.9, 0.999), fused=fused
-    )
+
+    def adamw(param_groups: list[dict]) -> torch.optim.AdamW:
+        return torch.optim.AdamW(
+            param_groups, lr=run_cfg.init_lr, weight_decay=run_cfg.weight_decay, betas=(0.9, 0.999), fused=fused
+        )
+
+    if run_cfg.get("optimizer_in_backward", False):
+        check_optimizer_in_backward(run_cfg, world_size)
+        return OptimizerInBackward(groups, adamw)
+    return adamw(groups)

@@ -138,7 +138,7 @@ class RunnerBase:
             dataset, run.batch_size_train, run.seed, run.num_workers, self.rank, self.world_size, collate
         )
         self.train_model = self._wrap_ddp(self.model)
-        self.optimizer = build_optimizer(self.model, run)
+        self.optimizer = build_optimizer(self.model, run, self.world_size)
         sched_cls = registry.get_lr_scheduler_class(run.lr_sched)
         self.lr_sched = sched_cls.from_config(self.optimizer, run, self.max_epochs)
 
@@ -239,6 +239,8 @@ class RunnerBase:
             ctx = StepContext(
                 epoch=st.epoch, step_in_epoch=st.batch_in_epoch, steps_per_epoch=n, global_step=st.global_step
             )
+            if last_in_group:  # set before the backward pass, which updates with run.optimizer_in_backward
+                lr = self.lr_sched.step(st.epoch, st.global_step)
             with maybe_no_sync(self.train_model, not last_in_group):
                 with self.amp.autocast():
                     output = self.task.train_step(self.train_model, samples, ctx)
@@ -247,7 +249,6 @@ class RunnerBase:
             st.batch_in_epoch += 1
             if not last_in_group:
                 continue
-            lr = self.lr_sched.step(st.epoch, st.global_step)
             grad_norm = self.amp.step(self.optimizer, self._trainable, run.grad_clip)
             st.global_step += 1
             if will_log:
