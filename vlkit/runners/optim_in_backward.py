@@ -55,14 +55,13 @@ class OptimizerInBackward:
 
     def __init__(self, groups: list[dict], make: Callable[[list[dict]], torch.optim.Optimizer]) -> None:
         self._optimizers: list[torch.optim.Optimizer] = []
-        self._handles = []
         for group in groups:
             names = group.get("names", [None] * len(group["params"]))
+            options = {k: v for k, v in group.items() if k not in ("params", "names")}
             for param, name in zip(group["params"], names):
-                options = {k: v for k, v in group.items() if k not in ("params", "names")}
                 optimizer = make([{**options, "params": [param], "names": [name]}])
                 self._optimizers.append(optimizer)
-                self._handles.append(param.register_post_accumulate_grad_hook(self._hook(optimizer)))
+                param.register_post_accumulate_grad_hook(self._hook(optimizer))
 
     @property
     def param_groups(self) -> list[dict]:
@@ -84,12 +83,6 @@ class OptimizerInBackward:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Nothing to do: every gradient was freed once its parameter was updated."""
         return None
-
-    def remove_hooks(self) -> None:
-        """Detach the hooks (the parameters then train with a normal optimizer again)."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer_in_backward": [opt.state_dict() for opt in self._optimizers]}
