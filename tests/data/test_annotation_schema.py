@@ -16,7 +16,13 @@ from vlkit.data.bad_samples import BadSampleCounter
 from vlkit.data.builders import load_dataset
 from vlkit.data.builders.families import WebDatasetBuilder
 
-ANNOTATED = [n for n in registry.list_builders() if not issubclass(registry.get_builder_class(n), WebDatasetBuilder)]
+ANNOTATED = [
+    n
+    for n in registry.list_builders()
+    if registry.get_builder_class(n).READS_ANNOTATIONS
+    and not issubclass(registry.get_builder_class(n), WebDatasetBuilder)
+]
+IN_MEMORY = [n for n in registry.list_builders() if not registry.get_builder_class(n).READS_ANNOTATIONS]
 TWINS = [n for n in ANNOTATED if n.startswith("shapes_")]
 
 
@@ -25,6 +31,14 @@ def test_every_builder_declares_its_annotation_format(name: str) -> None:
     cls = registry.get_builder_class(name)
     assert {"train", "eval"} <= set(cls.SCHEMAS), f"{name} declares no schema for some splits"
     assert all(any(f.required for f in s.fields) for s in cls.SCHEMAS.values())
+
+
+@pytest.mark.parametrize("name", IN_MEMORY)
+def test_builders_exempt_from_schemas_read_no_annotation_file(name: str) -> None:
+    cls = registry.get_builder_class(name)
+    cfg = OmegaConf.load(cls.default_config_path()).datasets[name]
+    assert not (cfg.get("build_info") or {}).get("annotations"), f"{name} reads annotation files: declare SCHEMAS"
+    assert cfg.get("data_type", cls.CONFIG_CLASS.data_type) == "memory"
 
 
 def _builder(name: str, root: Path, policy: str) -> object:

@@ -52,6 +52,7 @@ class BaseDatasetBuilder:
     CONFIG_CLASS: ClassVar[type] = DatasetConfig
     DATASET_CONFIG_DICT: ClassVar[dict[str, str]] = {}
     SCHEMAS: ClassVar[dict[str, AnnotationSchema]] = {}  # "train" / "eval" -> the format of one entry
+    READS_ANNOTATIONS: ClassVar[bool] = True  # False: the data is drawn in memory, no annotation file exists
     DEFAULT_POLICY: ClassVar[str] = "error"  # curated datasets stop on bad input; web-scale ones skip
     IMAGES_HINT: ClassVar[str] = "obtain the images from the dataset's website"
     name: ClassVar[str] = "dataset"

@@ -41,6 +41,7 @@ class WarmStartBuilder(BaseDatasetBuilder):
     """Draws the scenes of the requested splits and hands them to :meth:`make_dataset`."""
 
     CONFIG_CLASS: ClassVar[type] = WarmStartDataConfig
+    READS_ANNOTATIONS: ClassVar[bool] = False  # scenes are drawn, never read: no schema to declare
 
     def split_range(self, split: str) -> range:
         """Stream indices of ``split`` (``train``: all but the last ``held_out``; ``val``: those)."""
