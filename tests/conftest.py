@@ -29,23 +29,29 @@ TRAINED_ITC_STEPS = 150
 
 
 @pytest.fixture(scope="session")
-def trained_itc_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def warm_start_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The colour model's warm start, made through the script entry point (projects/blip/reproduction/warm_start.py):
+    the weights, its JSON report beside them and the two runner jobs in ``warm_start_jobs/``."""
+    from tests.projects import load_script
+
+    out = tmp_path_factory.mktemp("warm_start") / "warm_start.safetensors"
+    args = ["--out", str(out), "--scenes", "1500", "--held-out", "100", "--batch-size", "64", "--image-size", "32"]
+    args += ["--vision-steps", str(TRAINED_ITC_WARM_STEPS), "--text-steps", str(TRAINED_ITC_TEXT_STEPS)]
+    args += ["--max-objects", "1", "--specific-captions", "true", "--seed", "0", "--device", "cpu"]
+    assert load_script("warm_start").main(args) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_itc_checkpoint(tmp_path_factory: pytest.TempPathFactory, warm_start_checkpoint: Path) -> Path:
     """The trained model saved with ``save_checkpoint`` (``.safetensors`` + its ``.yaml``: loads with no overrides)."""
     from vlkit.cli import run
     from vlkit.data.synthetic.world import generate_world
     from vlkit.models import load_model
-    from vlkit.pipelines.warm_start import WarmStartConfig, run_warm_start
     from vlkit.runners.checkpointing import latest_checkpoint
 
     base = tmp_path_factory.mktemp("trained_itc")
-    warm = base / "warm_start.safetensors"
-    run_warm_start(
-        WarmStartConfig(
-            scenes=1500, held_out=100, vision_steps=TRAINED_ITC_WARM_STEPS, text_steps=TRAINED_ITC_TEXT_STEPS,
-            batch_size=64, image_size=32, max_objects=1, specific_captions=True, seed=0, device="cpu",
-        ),
-        warm,
-    )  # fmt: skip
+    warm = warm_start_checkpoint
     world = base / "world"
     generate_world(
         world, num_images=200, tasks=["coco"], max_objects=1, specific_captions=True, short_captions=2,
