@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+if __name__ == "__main__":  # one thread, set before torch loads; never on import (the tests import this file,
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # and the variable would then hold every later test to one thread)
 
 from _common import print_header, rss_mib  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 

@@ -11,7 +11,8 @@ import os
 import tempfile
 import time
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+if __name__ == "__main__":  # one thread, set before torch loads; never on import (the tests import this file,
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # and the variable would then hold every later test to one thread)
 
 
 def image_rate(image_size: int, num_images: int) -> float:

@@ -8,6 +8,15 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("VLKIT_PLUGIN_AUTOLOAD", "1")
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_THREAD_ENV_AT_START = {k: os.environ.get(k) for k in THREAD_ENV}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Importing test modules must not change the thread settings every later test (and subprocess) inherits."""
+    changed = {k: os.environ.get(k) for k in THREAD_ENV if os.environ.get(k) != _THREAD_ENV_AT_START[k]}
+    if changed:
+        raise pytest.UsageError(f"a test module set {changed} on import; set it in a subprocess's env instead")
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,15 @@ def _load() -> ModuleType:
 
 
 bench = _load()
+
+
+def test_importing_the_script_leaves_the_thread_settings_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It used to set OMP_NUM_THREADS=1 on import: the whole suite then ran on one thread, ~1.6x slower."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    _load()
+    assert "OMP_NUM_THREADS" not in __import__("os").environ
+
+
 LINE = re.compile(
     r"^\[(loader|capfilt)\] (main|workers|total)\s+RSS start\s+[\d.]+ MiB  end\s+[\d.]+ MiB  peak\s+[\d.]+ MiB  "
     r"slope\s+[+-][\d.]+ MiB/10k samples \(least squares\s+[+-][\d.]+\)  -> (flat|GROWS|SHRINKS)$"
