@@ -57,15 +57,19 @@ class LRSchedule:
     @classmethod
     def from_config(cls, optimizer: torch.optim.Optimizer, run_cfg: DictConfig, max_epoch: int) -> LRSchedule:
         """Build from ``run.init_lr``, ``min_lr``, ``warmup_lr``, ``warmup_steps`` and ``lr_decay_rate``."""
-        return cls(
-            optimizer,
-            init_lr=run_cfg.init_lr,
-            min_lr=run_cfg.min_lr,
-            warmup_lr=run_cfg.warmup_lr,
-            warmup_steps=run_cfg.warmup_steps,
-            max_epoch=max_epoch,
-            decay_rate=run_cfg.lr_decay_rate,
-        )
+        return cls(optimizer, **cls.base_options(run_cfg, max_epoch))
+
+    @staticmethod
+    def base_options(run_cfg: DictConfig, max_epoch: int) -> dict[str, Any]:
+        """The keyword arguments of :class:`LRSchedule` that every schedule reads from ``run``."""
+        return {
+            "init_lr": run_cfg.init_lr,
+            "min_lr": run_cfg.min_lr,
+            "warmup_lr": run_cfg.warmup_lr,
+            "warmup_steps": run_cfg.warmup_steps,
+            "max_epoch": max_epoch,
+            "decay_rate": run_cfg.lr_decay_rate,
+        }
 
     def base_lr(self, epoch: int) -> float:
         """The schedule's value for ``epoch`` once warm-up is over."""
@@ -134,10 +138,7 @@ class WarmupStableDecayLR(LRSchedule):
             optimizer,
             total_steps=run_cfg.max_iters,
             decay_fraction=run_cfg.lr_decay_fraction,
-            init_lr=run_cfg.init_lr,
-            min_lr=run_cfg.min_lr,
-            warmup_steps=run_cfg.warmup_steps,
-            max_epoch=max_epoch,
+            **cls.base_options(run_cfg, max_epoch),
         )
 
     def lr_at(self, epoch: int, global_step: int) -> float:
